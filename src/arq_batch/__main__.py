@@ -1,0 +1,5 @@
+"""``python -m arq_batch`` is the same CLI as ``arq-batch``."""
+
+from arq_batch.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,177 @@
+"""File formats as streams of Arrow record batches: CSV, Parquet, JSON Lines, optionally gzip.
+
+Readers take a byte stream (Parquet: a seekable file) and yield batches; writers take
+batches and push bytes into an ObjectWriter. Nothing touches the local disk.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, BinaryIO, Protocol, cast
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.json as pajson
+import pyarrow.parquet as pq
+
+from arq_batch.errors import ArqError, DataError
+from arq_batch.ports import ObjectWriter
+
+CSV_BLOCK_BYTES = 4 * 1024 * 1024
+_KINDS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl",
+          ".ndjson": "jsonl", ".json": "jsonl"}
+
+
+@dataclass(frozen=True)
+class FileFormat:
+    """How a file is encoded; the output of a job uses the same format as its input."""
+
+    kind: str  # "csv" | "parquet" | "jsonl"
+    gzip: bool = False
+
+
+def detect(name: str) -> FileFormat:
+    """The format from the file name; anything unrecognised is read as CSV."""
+    lower = name.lower()
+    gz = lower.endswith(".gz")
+    stem = lower[:-3] if gz else lower
+    suffix = stem[stem.rfind("."):] if "." in stem else ""
+    return FileFormat(_KINDS.get(suffix, "csv"), gz)
+
+
+class BatchWriter(Protocol):
+    """Accepts record batches, then finishes the file on ``close``."""
+
+    def write(self, batch: pa.RecordBatch) -> None: ...
+    def close(self) -> None: ...
+
+
+def read_batches(
+    fmt: FileFormat, open_stream: Callable[[], BinaryIO], open_seekable: Callable[[], BinaryIO],
+    batch_rows: int,
+) -> Iterator[pa.RecordBatch]:
+    """Yield the input's record batches; DataError for anything unreadable."""
+    try:
+        if fmt.kind == "parquet":
+            if fmt.gzip:
+                raise DataError("gzip-wrapped Parquet is not supported; Parquet compresses itself")
+            yield from pq.ParquetFile(open_seekable()).iter_batches(batch_size=batch_rows)
+            return
+        source: Any = pa.PythonFile(open_stream(), mode="r")
+        if fmt.gzip:
+            source = pa.CompressedInputStream(source, "gzip")
+        yield from (_csv(source) if fmt.kind == "csv" else _jsonl(source))
+    except ArqError:
+        raise
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise DataError(_describe(fmt, exc)) from exc
+
+
+def _describe(fmt: FileFormat, exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if fmt.gzip and any(w in text.lower() for w in ("zlib", "gzip", "inflate", "compress")):
+        return f"unreadable gzip compression: {text}"
+    return f"cannot read {fmt.kind.upper()}: {text}"
+
+
+def _csv(source: Any) -> Iterator[pa.RecordBatch]:
+    header, stream = _split_header(source)
+    names = next(csv.reader([header.decode("utf-8-sig")]), [])
+    # Every column is read as text: passthrough values come back out exactly as they went
+    # in ("007" stays "007"), and the scorer parses model features itself.
+    reader = pacsv.open_csv(
+        stream, read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES),
+        convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string())))
+    yield from reader
+
+
+def _split_header(source: Any) -> tuple[bytes, BinaryIO]:
+    """Read up to the first newline, then hand back a stream that still starts with it."""
+    head = b""
+    while b"\n" not in head:
+        chunk = source.read(65_536)
+        if not chunk:
+            break
+        head += bytes(chunk)
+    if not head.strip():
+        raise DataError("empty file")
+    return head.split(b"\n", 1)[0].rstrip(b"\r"), cast(BinaryIO, _Prefixed(head, source))
+
+
+class _Prefixed(io.RawIOBase):
+    """A stream that yields ``head`` and then the rest of ``source``."""
+
+    def __init__(self, head: bytes, source: Any) -> None:
+        self._head, self._source = head, source
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if self._head:
+            size = len(self._head) if size is None or size < 0 else size
+            data, self._head = self._head[:size], self._head[size:]
+            return data
+        return bytes(self._source.read(size if size is not None and size >= 0 else -1))
+
+
+def _jsonl(source: Any) -> Iterator[pa.RecordBatch]:
+    yield from pajson.open_json(source, read_options=pajson.ReadOptions(block_size=CSV_BLOCK_BYTES))
+
+
+def open_writer(fmt: FileFormat, target: ObjectWriter, schema: pa.Schema) -> BatchWriter:
+    """A writer in ``fmt`` whose bytes go to ``target`` (which it never commits itself)."""
+    sink: Any = pa.PythonFile(_Sink(target), mode="w")
+    if fmt.gzip:
+        sink = pa.CompressedOutputStream(sink, "gzip")
+    if fmt.kind == "parquet":
+        return _Closing(pq.ParquetWriter(sink, schema, compression="zstd"), sink)
+    if fmt.kind == "jsonl":
+        return _JsonLinesWriter(sink)
+    options = pacsv.WriteOptions(quoting_style="needed")
+    return _Closing(pacsv.CSVWriter(sink, schema, write_options=options), sink)
+
+
+class _Sink(io.RawIOBase):
+    """Passes bytes to an ObjectWriter; closing the format's stream must not commit it."""
+
+    def __init__(self, target: ObjectWriter) -> None:
+        self._target = target
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        return self._target.write(bytes(data))
+
+
+class _Closing:
+    """A pyarrow writer plus the stream it writes to, closed in order."""
+
+    def __init__(self, writer: Any, sink: Any) -> None:
+        self._writer, self._sink = writer, sink
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        self._writer.write_batch(batch)
+
+    def close(self) -> None:
+        self._writer.close()
+        self._sink.close()
+
+
+class _JsonLinesWriter:
+    """pyarrow has no JSON writer; one ``json.dumps`` per row keeps types (ints stay ints)."""
+
+    def __init__(self, sink: Any) -> None:
+        self._sink = sink
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        lines = [json.dumps(row, default=str) for row in batch.to_pylist()]
+        self._sink.write("".join(line + "\n" for line in lines).encode())
+
+    def close(self) -> None:
+        self._sink.close()

@@ -1,0 +1,117 @@
+"""One job: stream an input through the scoring core into an atomically written output."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from arq_batch import layout, local
+from arq_batch.errors import Cancelled, DataError, PermanentError
+from arq_batch.formats import FileFormat, detect, open_writer, read_batches
+from arq_batch.messages import Job
+from arq_batch.model import Model
+from arq_batch.ports import ObjectStore, ObjectWriter
+from arq_batch.registry import ModelRegistry
+from arq_batch.scoring import InvalidValues, LinearScorer, score
+from arq_batch.settings import Settings
+from arq_batch.uris import S3Uri, is_s3
+
+RUN_ID_META = "model-run-id"
+ETAG_META = "input-etag"
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """What a finished job did; ``skipped`` when its output was already there."""
+
+    job: Job
+    output: S3Uri
+    rows: int
+    run_id: str
+    seconds: float
+    skipped: bool = False
+
+
+def transform(fmt: FileFormat, open_stream: Callable[[], BinaryIO],
+              open_seekable: Callable[[], BinaryIO], target: ObjectWriter, scorer: LinearScorer,
+              batch_rows: int, cancelled: Callable[[], bool] = lambda: False,
+              progress: Callable[[int], None] = lambda rows: None) -> int:
+    """Score every batch into ``target``; commit it only if the whole input scored."""
+    writer, rows = None, 0
+    try:
+        for batch in read_batches(fmt, open_stream, open_seekable, batch_rows):
+            if cancelled():
+                raise Cancelled("worker is shutting down")
+            try:
+                scored = score(batch, scorer)
+            except InvalidValues as exc:
+                raise exc.shifted(rows) from None
+            writer = writer or open_writer(fmt, target, scored.schema)
+            writer.write(scored)
+            rows += batch.num_rows
+            progress(rows)
+        if writer is None or rows == 0:
+            raise DataError("no data rows (the file is empty or has only a header)")
+        writer.close()
+        target.close()
+    except BaseException:
+        target.abort()
+        raise
+    return rows
+
+
+class JobRunner:
+    """Runs jobs against the object store with the registry's models."""
+
+    def __init__(self, store: ObjectStore, registry: ModelRegistry, settings: Settings) -> None:
+        self._store, self._registry, self._settings = store, registry, settings
+
+    def run(self, job: Job, cancelled: Callable[[], bool] = lambda: False) -> JobResult:
+        """Score one job; idempotent: a redelivered job finds its output and skips."""
+        started = time.monotonic()
+        output = self.output_for(job)
+        model = self._registry.get(job.model)
+        info = self._store.head(job.input)
+        metadata = {RUN_ID_META: model.card.run_id, ETAG_META: info.etag}
+        if self._already_done(output, metadata):
+            return JobResult(job, output, 0, model.card.run_id, time.monotonic() - started, True)
+        rows = transform(
+            detect(job.input.name),
+            open_stream=lambda: self._store.open_stream(job.input),
+            open_seekable=lambda: self._store.open_seekable(job.input, info.size),
+            target=self._store.open_writer(output, metadata),
+            scorer=model.scorer, batch_rows=self._settings.worker.batch_rows, cancelled=cancelled)
+        return JobResult(job, output, rows, model.card.run_id, time.monotonic() - started)
+
+    def output_for(self, job: Job) -> S3Uri:
+        """The output URI; refuses outputs that would trigger another job."""
+        output = layout.output_uri(job.input, self._settings.prefixes, job.output)
+        if output.key.startswith(self._settings.prefixes.input) or output == job.input:
+            raise PermanentError(f"output {output} would overwrite or re-trigger an input")
+        return output
+
+    def _already_done(self, output: S3Uri, metadata: dict[str, str]) -> bool:
+        try:
+            existing = self._store.head(output).metadata
+        except PermanentError:
+            return False
+        return all(existing.get(k) == v for k, v in metadata.items())
+
+
+def score_file(source: str, destination: str, model: Model, store: ObjectStore,
+               settings: Settings, progress: Callable[[int], None] = lambda rows: None) -> int:
+    """``arq-batch score``: the worker's engine on local paths or s3:// URIs."""
+    if is_s3(source):
+        uri = S3Uri.parse(source)
+        open_stream: Callable[[], BinaryIO] = lambda: store.open_stream(uri)  # noqa: E731
+        open_seekable: Callable[[], BinaryIO] = lambda: store.open_seekable(  # noqa: E731
+            uri, store.head(uri).size)
+    else:
+        open_stream = open_seekable = lambda: local.open_file(source)
+    target: ObjectWriter = (
+        store.open_writer(S3Uri.parse(destination), {RUN_ID_META: model.card.run_id})
+        if is_s3(destination) else local.LocalWriter(destination))
+    return transform(detect(source.rsplit("/", 1)[-1]), open_stream, open_seekable, target,
+                     model.scorer, settings.worker.batch_rows, progress=progress)

@@ -1,0 +1,43 @@
+"""Local files as job endpoints, for ``arq-batch score`` on paths instead of URIs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import BinaryIO
+
+from arq_batch.errors import MissingObject
+
+
+def open_file(path: str) -> BinaryIO:
+    """Open a local input; MissingObject if it is not there."""
+    try:
+        return open(path, "rb")
+    except FileNotFoundError as exc:
+        raise MissingObject(f"input not found: {path}") from exc
+
+
+class LocalWriter:
+    """Writes beside the target and renames on close, so the file appears whole or not at all."""
+
+    def __init__(self, path: str) -> None:
+        self._path = Path(path)
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        self._partial = self._path.with_name(f".{self._path.name}.partial-{os.getpid()}")
+        self._file: BinaryIO | None = open(self._partial, "wb")  # noqa: SIM115
+
+    def write(self, data: bytes) -> int:
+        assert self._file is not None
+        return self._file.write(data)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+            os.replace(self._partial, self._path)
+
+    def abort(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        self._partial.unlink(missing_ok=True)

@@ -1,0 +1,62 @@
+"""Fixtures shared by unit and end-to-end tests."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from arq_batch import learn
+from arq_batch.model import ModelCard, compile_pipeline, dump_pipeline
+from arq_batch.settings import Settings, load_settings
+from arq_batch.training import clean
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+PENGUINS = DATA / "penguins.csv"
+SALARY = DATA / "salary.csv"
+
+
+@pytest.fixture
+def settings() -> Settings:
+    """The default settings with a short long-poll, so tests never sit idle for 20 s."""
+    base = load_settings({})
+    return base.replace(queue_settings=dataclasses.replace(base.queue_settings,
+                                                           wait_time_seconds=1))
+
+
+def fit(target: str, predictor: str = "auto", path: Path = PENGUINS):
+    """A fitted pipeline and its card, without any AWS: what training publishes."""
+    frame = clean(pd.read_csv(path, keep_default_na=False, na_values=["NA", ""]), target)
+    kind = learn.choose_predictor(frame[target], predictor)
+    features = learn.features_of(frame, target)
+    pipeline = learn.build_pipeline(features, kind)
+    x = frame[[f.name for f in features]]
+    pipeline.fit(x, frame[target])
+    classes = tuple(getattr(pipeline.named_steps["model"], "classes_", ()))
+    _, digest = dump_pipeline(pipeline)
+    card = ModelCard("test-run", "2026-01-01T00:00:00+00:00", kind, target, features, digest,
+                     tuple(c.item() if hasattr(c, "item") else c for c in classes))
+    return pipeline, card, x
+
+
+@pytest.fixture(scope="session")
+def species_model():
+    """Multiclass: penguin species from measurements, island and sex."""
+    pipeline, card, x = fit("species")
+    return pipeline, compile_pipeline(pipeline, card), x
+
+
+@pytest.fixture(scope="session")
+def sex_model():
+    """Binary: penguin sex."""
+    pipeline, card, x = fit("sex")
+    return pipeline, compile_pipeline(pipeline, card), x
+
+
+@pytest.fixture(scope="session")
+def mass_model():
+    """Regressor: body mass."""
+    pipeline, card, x = fit("body_mass_g")
+    return pipeline, compile_pipeline(pipeline, card), x

@@ -1,0 +1,91 @@
+"""Each file format streams through the engine and comes back in the same format."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+
+from arq_batch import local
+from arq_batch.errors import DataError
+from arq_batch.formats import FileFormat, detect
+from arq_batch.jobs import transform
+
+from ..conftest import PENGUINS
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("a.csv", FileFormat("csv")), ("a.CSV.gz", FileFormat("csv", True)),
+    ("x/a.parquet", FileFormat("parquet")), ("a.jsonl", FileFormat("jsonl")),
+    ("a.ndjson.gz", FileFormat("jsonl", True)), ("noext", FileFormat("csv")),
+])
+def test_format_is_detected_from_the_name(name: str, expected: FileFormat) -> None:
+    assert detect(name) == expected
+
+
+def run(tmp_path: Path, name: str, body: bytes, scorer) -> Path:
+    source, target = tmp_path / name, tmp_path / f"out-{name}"
+    source.write_bytes(body)
+    transform(detect(name), lambda: local.open_file(str(source)),
+              lambda: local.open_file(str(source)), local.LocalWriter(str(target)), scorer,
+              batch_rows=100)
+    return target
+
+
+
+def test_csv_keeps_every_value_as_written(tmp_path: Path, mass_model) -> None:
+    body = b"id,island,bill_length_mm,bill_depth_mm,flipper_length_mm,sex,year,species\n" \
+           b"007,Biscoe,48.6,16.0,230,male,2008,Gentoo\n" \
+           b"008,Dream,NA,18.2,195,,2009,Adelie\n"
+    out = pacsv.read_csv(run(tmp_path, "in.csv", body, mass_model[1]),
+                         convert_options=pacsv.ConvertOptions(strings_can_be_null=False,
+                                                              column_types={"id": pa.string()}))
+    assert out.column_names[:8] == ["id", "island", "bill_length_mm", "bill_depth_mm",
+                                    "flipper_length_mm", "sex", "year", "species"]
+    assert out.column("id").to_pylist() == ["007", "008"]
+    assert out.column("bill_depth_mm").to_pylist() == [16.0, 18.2]
+    assert out.column_names[-1] == "score" and out.num_rows == 2
+
+
+def test_gzip_csv_comes_back_gzipped(tmp_path: Path, mass_model) -> None:
+    out = run(tmp_path, "in.csv.gz", gzip.compress(PENGUINS.read_bytes()), mass_model[1])
+    table = pacsv.read_csv(io.BytesIO(gzip.decompress(out.read_bytes())))
+    assert table.num_rows == 344 and table.column_names[-1] == "score"
+
+
+def test_parquet_comes_back_as_parquet_in_row_order(tmp_path: Path, species_model) -> None:
+    buffer = io.BytesIO()
+    pq.write_table(pacsv.read_csv(PENGUINS), buffer, row_group_size=50)
+    table = pq.read_table(run(tmp_path, "in.parquet", buffer.getvalue(), species_model[1]))
+    assert table.num_rows == 344
+    assert table.column("species").to_pylist() == pacsv.read_csv(PENGUINS)["species"].to_pylist()
+    assert table.column_names[-2:] == ["predicted_label", "score"]
+
+
+def test_json_lines_keep_their_types(tmp_path: Path, sex_model) -> None:
+    rows = pacsv.read_csv(PENGUINS).slice(0, 20).to_pylist()
+    body = "".join(json.dumps(r) + "\n" for r in rows).encode()
+    out = [json.loads(line) for line in run(tmp_path, "in.jsonl", body, sex_model[1])
+           .read_text().splitlines()]
+    assert len(out) == 20 and out[0]["year"] == 2007 and out[0]["predicted_label"] == "male"
+
+
+@pytest.mark.parametrize(("name", "body", "message"), [
+    ("empty.csv", b"", "empty file"),
+    ("header.csv", b"island,bill_length_mm\n", "no data rows"),
+    ("bad.csv.gz", b"this is not gzip at all", "gzip"),
+    ("bad.parquet", b"PAR1 nonsense", "cannot read PARQUET"),
+])
+def test_unreadable_inputs_fail_and_leave_no_output(
+    tmp_path: Path, mass_model, name: str, body: bytes, message: str,
+) -> None:
+    with pytest.raises(DataError, match=message):
+        run(tmp_path, name, body, mass_model[1])
+    assert not (tmp_path / f"out-{name}").exists()
+    assert not list(tmp_path.glob(".out-*partial*"))

@@ -1,0 +1,10 @@
+"""Enqueue one job for an input object: python utils/send_message.py s3://bucket/key [--output URI]."""
+
+from __future__ import annotations
+
+import sys
+
+from arq_batch.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main(["send", *sys.argv[1:]]))
