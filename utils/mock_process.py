@@ -12,6 +12,9 @@ import sys
 from pathlib import Path
 
 from arq_batch.cli import main
+from arq_batch.s3 import S3Store
+from arq_batch.settings import load_settings
+from arq_batch.uris import S3Uri
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -19,10 +22,6 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 def run(input_csv: Path) -> int:
     """Steps 1-3 of the prototype's flow, through the same commands a user runs."""
     bucket_key = f"data/input/{input_csv.name}"
-    from arq_batch.s3 import S3Store
-    from arq_batch.settings import load_settings
-    from arq_batch.uris import S3Uri
-
     settings = load_settings()
     steps = [["provision"], ["train", "--data", str(DATA / "salary.csv"), "--target", "Salary"]]
     for step in steps:

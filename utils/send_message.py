@@ -1,4 +1,4 @@
-"""Enqueue one job for an input object: python utils/send_message.py s3://bucket/key [--output URI]."""
+"""Enqueue one job: python utils/send_message.py s3://bucket/key [--output URI] [--model URI]."""
 
 from __future__ import annotations
 

@@ -118,7 +118,8 @@ def class_probabilities(scorer: LinearScorer, z: np.ndarray) -> np.ndarray:
         positive = 1.0 / (1.0 + np.exp(-z[:, 0]))
         return np.column_stack([1.0 - positive, positive])
     shifted = np.exp(z - z.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
+    probabilities: np.ndarray = shifted / shifted.sum(axis=1, keepdims=True)
+    return probabilities
 
 
 def _best_class(scorer: LinearScorer, z: np.ndarray) -> np.ndarray:

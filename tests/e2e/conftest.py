@@ -38,7 +38,8 @@ def aws(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Emulator:
 
 
 @pytest.fixture
-def config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Path]:
+def config_file(aws: Emulator, tmp_path: Path,
+                monkeypatch: pytest.MonkeyPatch) -> Callable[..., Path]:
     """Write a config file for worker processes (short polls and timeouts for tests)."""
 
     def write(**sections: dict[str, Any]) -> Path:

@@ -75,5 +75,5 @@ def test_non_numeric_cells_are_listed_with_their_rows(mass_model) -> None:
 
 def test_a_missing_model_column_is_a_data_error(mass_model) -> None:
     _, scorer, x = mass_model
-    with pytest.raises(DataError, match="missing column.*island"):
+    with pytest.raises(DataError, match=r"missing column.*island"):
         score(as_text_batch(x.drop(columns=["island"]).head(2)), scorer)

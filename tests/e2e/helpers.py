@@ -1,0 +1,66 @@
+"""Given/Then steps for worker tests: models, inputs, queue state."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import pyarrow.csv as pacsv
+
+from arq_batch.registry import ModelRegistry
+from arq_batch.s3 import S3Store
+from arq_batch.settings import load_settings
+from arq_batch.training import TrainRequest, train
+
+from ..conftest import PENGUINS
+
+BUCKET, QUEUE, DLQ = "arq-batch-s3", "arq-batch-sqs", "arq-batch-sqs-dlq"
+HEADER, *ROWS = PENGUINS.read_bytes().splitlines(keepends=True)
+
+
+def provision_and_train(target: str = "species") -> str:
+    """Provision and train in this process; returns the run id."""
+    from arq_batch.provision import provision
+
+    settings = load_settings()
+    provision(settings)
+    result = train(TrainRequest(str(PENGUINS), target), S3Store(settings.encryption), settings)
+    return result.run_id
+
+
+def penguins_csv(copies: int = 1) -> bytes:
+    """The penguins file with its rows repeated ``copies`` times."""
+    return HEADER + b"".join(ROWS) * copies
+
+
+def queue_url(sqs: Any, name: str = QUEUE) -> str:
+    return str(sqs.get_queue_url(QueueName=name)["QueueUrl"])
+
+
+def queue_depth(sqs: Any, name: str = QUEUE) -> int:
+    """Visible plus in-flight messages."""
+    attrs = sqs.get_queue_attributes(QueueUrl=queue_url(sqs, name), AttributeNames=[
+        "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+    return sum(int(v) for v in attrs.values())
+
+
+def send_job(sqs: Any, **body: str) -> str:
+    return str(sqs.send_message(QueueUrl=queue_url(sqs), MessageBody=json.dumps(body))["MessageId"])
+
+
+def exists(s3: Any, key: str) -> bool:
+    return "Contents" in s3.list_objects_v2(Bucket=BUCKET, Prefix=key)
+
+
+def read_csv(s3: Any, key: str) -> Any:
+    return pacsv.read_csv(io.BytesIO(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()))
+
+
+def expected_labels(table: Any) -> list[Any]:
+    """What the latest model's own pipeline predicts for these rows."""
+    settings = load_settings()
+    model = ModelRegistry(S3Store(settings.encryption), settings).get()
+    features = [f.name for f in model.card.features]
+    frame = table.select(features).to_pandas()
+    return list(model.pipeline.predict(frame))

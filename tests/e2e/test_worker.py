@@ -1,0 +1,250 @@
+"""The worker end to end: real processes, real S3 notifications, a real moto server."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+
+import pytest
+
+from .helpers import (
+    BUCKET,
+    DLQ,
+    HEADER,
+    exists,
+    expected_labels,
+    penguins_csv,
+    provision_and_train,
+    queue_depth,
+    queue_url,
+    read_csv,
+)
+
+
+@pytest.fixture
+def trained(config_file) -> str:
+    return provision_and_train()
+
+
+def test_an_upload_is_scored_through_the_s3_notification(s3, sqs, trained, start_worker) -> None:
+    body = penguins_csv().replace(HEADER, b"id," + HEADER, 1)
+    body = b"\n".join(line if i == 0 else f"{i:04d},".encode() + line
+                      for i, line in enumerate(body.splitlines())) + b"\n"
+    worker = start_worker()
+    s3.put_object(Bucket=BUCKET, Key="data/input/team a/batch 1.csv", Body=body)
+    worker.wait_for(lambda: exists(s3, "data/output/team a/batch 1.csv"))
+    out = read_csv(s3, "data/output/team a/batch 1.csv")
+    assert out.column_names == ["id", *HEADER.decode().strip().split(","), "predicted_label",
+                                "score"]
+    assert out.column("id").to_pylist()[:2] == [1, 2] and out.num_rows == 344
+    assert out.column("predicted_label").to_pylist() == expected_labels(out)
+    head = s3.head_object(Bucket=BUCKET, Key="data/output/team a/batch 1.csv")
+    assert head["ServerSideEncryption"] == "AES256"
+    assert head["Metadata"]["model-run-id"] == trained
+    worker.wait_for(lambda: queue_depth(sqs) == 0)
+    assert queue_depth(sqs, DLQ) == 0
+    assert worker.stop() == 0
+
+
+def bad_csv(s3, key: str, body: bytes) -> None:
+    s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+
+
+def tamper(s3, run: str) -> None:
+    """A copy of the trained run whose artifact has one byte flipped."""
+    for name in ("model.json", "model.joblib"):
+        blob = bytearray(s3.get_object(Bucket=BUCKET, Key=f"model/output/{run}/{name}")["Body"]
+                         .read())
+        if name == "model.joblib":
+            blob[100] ^= 0xFF
+        s3.put_object(Bucket=BUCKET, Key=f"model/output/tampered/{name}", Body=bytes(blob))
+
+
+CASES = {
+    # name: (setup(s3, run), message body, error kind, report key or None for messages/)
+    "poison": (None, "this is not a job", "poison_message", None),
+    "missing_object": (None, {"input": f"s3://{BUCKET}/staging/nope.csv"}, "missing_object",
+                       "data/errors/staging/nope.csv.json"),
+    "bucket_not_allowed": (None, {"input": "s3://not-ours/data/input/a.csv"},
+                           "bucket_not_allowed", None),
+    "missing_column": (lambda s3, run: bad_csv(s3, "staging/cols.csv", b"island,sex\nDream,male\n"),
+                       {"input": f"s3://{BUCKET}/staging/cols.csv"}, "data_error",
+                       "data/errors/staging/cols.csv.json"),
+    "non_numeric": (lambda s3, run: bad_csv(s3, "staging/text.csv",
+                                            penguins_csv().replace(b"39.1", b"abc", 1)),
+                    {"input": f"s3://{BUCKET}/staging/text.csv"}, "data_error",
+                    "data/errors/staging/text.csv.json"),
+    "empty_file": (lambda s3, run: bad_csv(s3, "staging/empty.csv", b""),
+                   {"input": f"s3://{BUCKET}/staging/empty.csv"}, "data_error",
+                   "data/errors/staging/empty.csv.json"),
+    "header_only": (lambda s3, run: bad_csv(s3, "staging/header.csv", HEADER),
+                    {"input": f"s3://{BUCKET}/staging/header.csv"}, "data_error",
+                    "data/errors/staging/header.csv.json"),
+    "bad_gzip": (lambda s3, run: bad_csv(s3, "staging/bad.csv.gz", b"not gzip data"),
+                 {"input": f"s3://{BUCKET}/staging/bad.csv.gz"}, "data_error",
+                 "data/errors/staging/bad.csv.gz.json"),
+    "model_missing": (lambda s3, run: bad_csv(s3, "staging/ok.csv", penguins_csv()),
+                      {"input": f"s3://{BUCKET}/staging/ok.csv",
+                       "model": f"s3://{BUCKET}/model/output/no-such-run/"}, "model_error",
+                      "data/errors/staging/ok.csv.json"),
+    "model_tampered": (lambda s3, run: (bad_csv(s3, "staging/ok2.csv", penguins_csv()),
+                                        tamper(s3, run)),
+                       {"input": f"s3://{BUCKET}/staging/ok2.csv",
+                        "model": f"s3://{BUCKET}/model/output/tampered/"}, "model_error",
+                       "data/errors/staging/ok2.csv.json"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_permanent_error_is_reported_dead_lettered_and_survived(
+    case: str, s3, sqs, trained, start_worker,
+) -> None:
+    setup, body, kind, report_key = CASES[case]
+    if setup:
+        setup(s3, trained)
+    worker = start_worker()
+    raw = body if isinstance(body, str) else json.dumps(body)
+    message_id = sqs.send_message(QueueUrl=queue_url(sqs), MessageBody=raw)["MessageId"]
+    report_key = report_key or f"data/errors/messages/{message_id}.json"
+    worker.wait_for(lambda: exists(s3, report_key))
+    report = json.loads(s3.get_object(Bucket=BUCKET, Key=report_key)["Body"].read())
+    assert report["error"] == kind and report["message_id"] == message_id
+    assert {"job", "detail", "attempts", "at"} <= set(report)
+    worker.wait_for(lambda: queue_depth(sqs, DLQ) == 1)
+    (dead,) = sqs.receive_message(QueueUrl=queue_url(sqs, DLQ), MessageAttributeNames=["All"])[
+        "Messages"]
+    assert dead["Body"] == raw
+    assert dead["MessageAttributes"]["arq_error"]["StringValue"].startswith(kind)
+    # ...and the worker is still alive, scoring the next good job.
+    s3.put_object(Bucket=BUCKET, Key="data/input/next.csv", Body=penguins_csv())
+    worker.wait_for(lambda: exists(s3, "data/output/next.csv"))
+    worker.wait_for(lambda: queue_depth(sqs) == 0)
+    assert not exists(s3, "data/output/staging")
+    assert worker.stop() == 0
+
+
+def test_a_bad_row_report_lists_lines_and_reasons(s3, sqs, trained, start_worker) -> None:
+    body = penguins_csv(3).replace(b"Adelie,Dream,39.5,16.7", b"Adelie,Dream,39.5,n/a?", 1)
+    worker = start_worker()
+    s3.put_object(Bucket=BUCKET, Key="data/input/rows.csv", Body=body)
+    worker.wait_for(lambda: exists(s3, "data/errors/rows.csv.json"))
+    detail = json.loads(s3.get_object(Bucket=BUCKET, Key="data/errors/rows.csv.json")["Body"]
+                        .read())["detail"]
+    line = body.splitlines().index(next(x for x in body.splitlines() if b"n/a?" in x))
+    assert detail["bad_rows"][0] == {"row": line, "column": "bill_depth_mm",
+                                     "reason": "'n/a?' is not a number"}
+    assert not exists(s3, "data/output/rows.csv")
+    worker.stop()
+
+
+def big_job(s3, key: str = "data/input/big.csv", copies: int = 6000) -> int:
+    body = penguins_csv(copies)
+    s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+    return 344 * copies
+
+
+def wait_in_flight(worker, sqs) -> None:
+    def in_flight() -> bool:
+        attrs = sqs.get_queue_attributes(QueueUrl=queue_url(sqs), AttributeNames=[
+            "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        return int(attrs["ApproximateNumberOfMessagesNotVisible"]) == 1
+    worker.wait_for(in_flight)
+    time.sleep(1.0)  # well into the job: reading and uploading
+
+
+def test_kill_9_mid_job_then_a_new_worker_completes_it_once(
+    s3, sqs, trained, config_file, start_worker,
+) -> None:
+    config_file(queue_settings={"visibility_timeout": 4})
+    rows = big_job(s3)
+    first = start_worker()
+    wait_in_flight(first, sqs)
+    first.signal(signal.SIGKILL)
+    first.process.wait()
+    assert not exists(s3, "data/output/big.csv")  # nothing partial is visible
+    second = start_worker()
+    second.wait_for(lambda: exists(s3, "data/output/big.csv"), timeout=120)
+    second.wait_for(lambda: queue_depth(sqs) == 0)
+    out = read_csv(s3, "data/output/big.csv")
+    assert out.num_rows == rows
+    assert out.slice(0, 344).column("predicted_label").to_pylist() == expected_labels(
+        out.slice(0, 344))
+    assert len([e for e in second.jobs("done") if e["input"].endswith("big.csv")]) == 1
+    assert queue_depth(sqs, DLQ) == 0
+    assert second.stop() == 0
+
+
+def test_sigterm_lets_the_running_job_finish_and_exits_0(s3, sqs, trained, start_worker) -> None:
+    rows = big_job(s3, copies=2000)
+    worker = start_worker()
+    wait_in_flight(worker, sqs)
+    worker.signal(signal.SIGTERM)
+    assert worker.process.wait(timeout=30) == 0
+    assert read_csv(s3, "data/output/big.csv").num_rows == rows
+    assert queue_depth(sqs) == 0
+
+
+def test_sigterm_past_the_grace_period_releases_the_message(
+    s3, sqs, trained, config_file, start_worker,
+) -> None:
+    config_file(worker={"grace_seconds": 0.2})
+    big_job(s3)
+    worker = start_worker()
+    wait_in_flight(worker, sqs)
+    worker.signal(signal.SIGTERM)
+    assert worker.process.wait(timeout=30) == 0
+    attrs = sqs.get_queue_attributes(QueueUrl=queue_url(sqs), AttributeNames=[
+        "ApproximateNumberOfMessages"])["Attributes"]
+    assert int(attrs["ApproximateNumberOfMessages"]) == 1  # visible again at once
+    assert not exists(s3, "data/output/big.csv")
+    assert any(e.get("outcome") == "released" for e in worker.events())
+
+
+def test_two_workers_share_100_jobs_each_scored_exactly_once(
+    s3, sqs, trained, start_worker,
+) -> None:
+    small = penguins_csv()[: len(HEADER) + sum(len(r) for r in penguins_csv().splitlines(True)
+                                                 [1:11])]
+    workers = [start_worker("--concurrency", "2") for _ in range(2)]
+    for i in range(100):
+        s3.put_object(Bucket=BUCKET, Key=f"data/input/many/{i:03d}.csv", Body=small)
+    workers[0].wait_for(lambda: len(s3.list_objects_v2(
+        Bucket=BUCKET, Prefix="data/output/many/").get("Contents", [])) == 100, timeout=180)
+    workers[0].wait_for(lambda: queue_depth(sqs) == 0)
+    for worker in workers:
+        assert worker.stop() == 0
+    scored = [e["input"] for w in workers for e in w.jobs("done") if not e.get("skipped")]
+    assert len(scored) == 100 and len(set(scored)) == 100
+    assert all(w.jobs("done") for w in workers)  # both took part
+    sample = read_csv(s3, "data/output/many/042.csv")
+    assert sample.num_rows == 10
+    assert sample.column("predicted_label").to_pylist() == expected_labels(sample)
+
+
+def test_a_job_longer_than_the_visibility_timeout_is_not_redelivered(
+    s3, sqs, trained, config_file, start_worker,
+) -> None:
+    config_file(queue_settings={"visibility_timeout": 2})
+    big_job(s3)
+    worker = start_worker("--concurrency", "2")
+    worker.wait_for(lambda: exists(s3, "data/output/big.csv"), timeout=120)
+    started = [e for e in worker.jobs() if e["input"].endswith("big.csv")]
+    seconds = started[0]["seconds"]
+    assert seconds > 2, f"job took {seconds} s: not longer than the visibility timeout"
+    time.sleep(3)
+    assert len([e for e in worker.jobs() if e["input"].endswith("big.csv")]) == 1
+    assert queue_depth(sqs) == 0
+    worker.stop()
+
+
+def test_send_enqueues_a_job_message_the_worker_runs(s3, sqs, trained, start_worker) -> None:
+    from .conftest import cli
+
+    s3.put_object(Bucket=BUCKET, Key="staging/job.csv", Body=penguins_csv())
+    sent = json.loads(cli("send", f"s3://{BUCKET}/staging/job.csv", "--output",
+                          f"s3://{BUCKET}/results/job.csv", "--json").stdout)
+    assert sent["job"]["input"] == f"s3://{BUCKET}/staging/job.csv" and sent["message_id"]
+    worker = start_worker("--once")
+    assert worker.process.wait(timeout=60) == 0
+    assert read_csv(s3, "results/job.csv").num_rows == 344
