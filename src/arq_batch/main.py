@@ -33,7 +33,8 @@ def build_worker(settings: Settings, concurrency: int, once: bool) -> Worker:
 
 def run_worker(settings: Settings, concurrency: int | None = None, once: bool = False) -> Worker:
     """Run until the queue is dry (``once``) or a signal arrives; a second signal exits now."""
-    worker = build_worker(settings, concurrency or settings.worker.concurrency, once)
+    concurrency = concurrency or settings.worker.concurrency
+    worker = build_worker(settings, concurrency, once)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         if worker.stopping:

@@ -105,7 +105,7 @@ class Worker:
 
     def _dispatch(self, message: QueueMessage) -> None:
         with self._lock:
-            self._in_flight[self._pool.submit(self._handle, message)] = message
+            self._in_flight[self._pool.submit(self._handle_safely, message)] = message
 
     def _running(self) -> list[QueueMessage]:
         """Messages whose jobs are still running (finished ones must not be extended)."""
@@ -127,8 +127,21 @@ class Worker:
             if outcome == DONE:
                 self._to_delete.append(message)
         if self._to_delete:
-            self._queue.delete(self._to_delete)
-            self._to_delete = []
+            batch, self._to_delete = self._to_delete, []
+            try:
+                self._queue.delete(batch)
+            except ArqError as exc:  # they reappear, and their outputs make them no-ops
+                logger.warning("delete failed: %s", exc, extra={"event": "delete_error"})
+
+    def _handle_safely(self, message: QueueMessage) -> str:
+        """The worker outlives any message: if even settling it fails, it comes back later."""
+        try:
+            return self._handle(message)
+        except Exception:
+            logger.exception("could not settle message %s; it will be redelivered",
+                             message.message_id, extra={"event": "settle_error",
+                                                        "outcome": RETRY})
+            return RETRY
 
     def _handle(self, message: QueueMessage) -> str:
         """Run every job a message names; return the message's outcome."""
