@@ -10,6 +10,7 @@ import pytest
 
 from arq_batch import learn
 from arq_batch.model import ModelCard, compile_pipeline, dump_pipeline
+from arq_batch.scoring import NULL_TOKENS
 from arq_batch.settings import Settings, load_settings
 from arq_batch.training import clean
 
@@ -28,7 +29,7 @@ def settings() -> Settings:
 
 def fit(target: str, predictor: str = "auto", path: Path = PENGUINS):
     """A fitted pipeline and its card, without any AWS: what training publishes."""
-    frame = clean(pd.read_csv(path, keep_default_na=False, na_values=["NA", ""]), target)
+    frame = clean(pd.read_csv(path, keep_default_na=False, na_values=list(NULL_TOKENS)), target)
     kind = learn.choose_predictor(frame[target], predictor)
     features = learn.features_of(frame, target)
     pipeline = learn.build_pipeline(features, kind)

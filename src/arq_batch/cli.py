@@ -17,6 +17,8 @@ from arq_batch.messages import Job, model_folder
 from arq_batch.settings import Settings, load_settings
 from arq_batch.uris import S3Uri
 
+# Commands import their modules lazily: `send` or `dlq list` should not pay for loading
+# scikit-learn, pandas and pyarrow, which dominate start-up time.
 Result = tuple[dict[str, Any], str]  # (the --json object, the human summary)
 
 

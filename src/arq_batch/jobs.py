@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import BinaryIO
 
 from arq_batch import layout, local
@@ -103,15 +104,19 @@ class JobRunner:
 def score_file(source: str, destination: str, model: Model, store: ObjectStore,
                settings: Settings, progress: Callable[[int], None] = lambda rows: None) -> int:
     """``arq-batch score``: the worker's engine on local paths or s3:// URIs."""
-    if is_s3(source):
-        uri = S3Uri.parse(source)
-        open_stream: Callable[[], BinaryIO] = lambda: store.open_stream(uri)  # noqa: E731
-        open_seekable: Callable[[], BinaryIO] = lambda: store.open_seekable(  # noqa: E731
-            uri, store.head(uri).size)
-    else:
-        open_stream = open_seekable = lambda: local.open_file(source)
+    open_stream, open_seekable = _readers(source, store)
     target: ObjectWriter = (
         store.open_writer(S3Uri.parse(destination), {RUN_ID_META: model.card.run_id})
         if is_s3(destination) else local.LocalWriter(destination))
     return transform(detect(source.rsplit("/", 1)[-1]), open_stream, open_seekable, target,
                      model.scorer, settings.worker.batch_rows, progress=progress)
+
+
+def _readers(source: str, store: ObjectStore) -> tuple[Callable[[], BinaryIO],
+                                                       Callable[[], BinaryIO]]:
+    """How to open ``source`` as a stream and as a seekable file (for Parquet)."""
+    if not is_s3(source):
+        opener = partial(local.open_file, source)
+        return opener, opener
+    uri = S3Uri.parse(source)
+    return partial(store.open_stream, uri), lambda: store.open_seekable(uri, store.head(uri).size)

@@ -14,10 +14,9 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from arq_batch.errors import BucketNotAllowed, PoisonMessage
+from arq_batch.layout import MODEL_FILE
 from arq_batch.ports import QueueMessage
 from arq_batch.uris import S3Uri
-
-MODEL_FILE = "model.joblib"
 
 
 @dataclass(frozen=True)

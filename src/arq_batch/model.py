@@ -16,10 +16,9 @@ import sklearn
 
 from arq_batch import __version__
 from arq_batch.errors import ModelError
+from arq_batch.layout import CARD_FILE, MODEL_FILE
 from arq_batch.scoring import LinearScorer
 
-MODEL_FILE = "model.joblib"
-CARD_FILE = "model.json"
 PREDICTOR_TYPES = ("regressor", "binary_classifier", "multiclass_classifier")
 
 

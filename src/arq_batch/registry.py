@@ -10,8 +10,9 @@ from pathlib import Path
 
 from arq_batch import layout
 from arq_batch.errors import MissingObject, ModelError, PermanentError
+from arq_batch.layout import CARD_FILE, MODEL_FILE
 from arq_batch.messages import model_folder
-from arq_batch.model import CARD_FILE, MODEL_FILE, Model, load_model
+from arq_batch.model import Model, load_model
 from arq_batch.ports import ObjectStore
 from arq_batch.settings import Settings
 from arq_batch.uris import S3Uri, is_s3

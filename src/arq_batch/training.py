@@ -18,9 +18,8 @@ from sklearn.model_selection import train_test_split
 
 from arq_batch import layout, learn
 from arq_batch.errors import DataError, ModelError
+from arq_batch.layout import CARD_FILE, MODEL_FILE
 from arq_batch.model import (
-    CARD_FILE,
-    MODEL_FILE,
     ModelCard,
     compile_pipeline,
     dump_pipeline,

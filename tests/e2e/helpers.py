@@ -8,6 +8,7 @@ from typing import Any
 
 import pyarrow.csv as pacsv
 
+from arq_batch.provision import provision
 from arq_batch.registry import ModelRegistry
 from arq_batch.s3 import S3Store
 from arq_batch.settings import load_settings
@@ -21,8 +22,6 @@ HEADER, *ROWS = PENGUINS.read_bytes().splitlines(keepends=True)
 
 def provision_and_train(target: str = "species") -> str:
     """Provision and train in this process; returns the run id."""
-    from arq_batch.provision import provision
-
     settings = load_settings()
     provision(settings)
     result = train(TrainRequest(str(PENGUINS), target), S3Store(settings.encryption), settings)

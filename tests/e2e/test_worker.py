@@ -229,8 +229,8 @@ def test_a_job_longer_than_the_visibility_timeout_is_not_redelivered(
     big_job(s3)
     worker = start_worker("--concurrency", "2")
     worker.wait_for(lambda: exists(s3, "data/output/big.csv"), timeout=120)
-    started = [e for e in worker.jobs() if e["input"].endswith("big.csv")]
-    seconds = started[0]["seconds"]
+    finished = [e for e in worker.jobs() if e["input"].endswith("big.csv")]
+    seconds = finished[0]["seconds"]
     assert seconds > 2, f"job took {seconds} s: not longer than the visibility timeout"
     time.sleep(3)
     assert len([e for e in worker.jobs() if e["input"].endswith("big.csv")]) == 1
