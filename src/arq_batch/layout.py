@@ -7,7 +7,8 @@ from arq_batch.uris import S3Uri
 
 LATEST = "latest.json"
 MODEL_FILE = "model.joblib"  # the fitted pipeline, in every run folder
-CARD_FILE = "model.json"  # its card, with the sha256 the artifact must match
+CARD_FILE = "model.json"  # its card, with the sha256 the artifacts must match
+SCORER_FILE = "scorer.json"  # the compiled arrays workers score with (no pickle)
 
 
 def relative_input_key(key: str, prefixes: Prefixes) -> str:

@@ -1,4 +1,4 @@
-"""Model artifacts: the model.json card, sha256-checked loading, and compilation for scoring."""
+"""Model artifacts: the model.json card and sha256-checked loading."""
 
 from __future__ import annotations
 
@@ -10,13 +10,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import joblib
-import numpy as np
-import pyarrow as pa
-import sklearn
 
 from arq_batch import __version__
+from arq_batch.compiler import scorer_from_json
 from arq_batch.errors import ModelError
-from arq_batch.layout import CARD_FILE, MODEL_FILE
+from arq_batch.layout import CARD_FILE, MODEL_FILE, SCORER_FILE
 from arq_batch.scoring import LinearScorer
 
 PREDICTOR_TYPES = ("regressor", "binary_classifier", "multiclass_classifier")
@@ -40,6 +38,7 @@ class ModelCard:
     target: str
     features: tuple[Feature, ...]
     sha256: str
+    scorer_sha256: str
     classes: tuple[Any, ...] = ()
     metrics: dict[str, float] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
@@ -65,18 +64,22 @@ class ModelCard:
 
 @dataclass(frozen=True)
 class Model:
-    """A verified, loaded model: its card, the fitted pipeline and the compiled scorer."""
+    """A verified model ready to score: its card and its compiled scorer."""
 
     card: ModelCard
-    pipeline: Any
     scorer: LinearScorer
     source: str
 
 
-def runtime_versions() -> dict[str, str]:
+def runtime_versions(sklearn_version: str) -> dict[str, str]:
     """Versions recorded in model.json, so a load can be traced to its build."""
-    return {"python": sys.version.split()[0], "scikit-learn": sklearn.__version__,
+    return {"python": sys.version.split()[0], "scikit-learn": sklearn_version,
             "arq-batch": __version__}
+
+
+def sha256(data: bytes) -> str:
+    """Hex digest recorded in, and checked against, model.json."""
+    return hashlib.sha256(data).hexdigest()
 
 
 def dump_pipeline(pipeline: Any) -> tuple[bytes, str]:
@@ -84,60 +87,33 @@ def dump_pipeline(pipeline: Any) -> tuple[bytes, str]:
     buffer = io.BytesIO()
     joblib.dump(pipeline, buffer)
     data = buffer.getvalue()
-    return data, hashlib.sha256(data).hexdigest()
+    return data, sha256(data)
 
 
-def load_model(card_bytes: bytes, artifact: bytes, source: str) -> Model:
-    """Verify the artifact against its card's sha256, and only then unpickle it."""
+def load_model(card_bytes: bytes, scorer_bytes: bytes, artifact: bytes, source: str) -> Model:
+    """Verify both artifacts against the card; scoring needs no unpickling at all.
+
+    Workers and the endpoint score with scorer.json (plain arrays). model.joblib is still
+    checked, so a run whose pipeline was tampered with is refused as a whole.
+    """
     card = ModelCard.from_json(card_bytes, source)
-    digest = hashlib.sha256(artifact).hexdigest()
-    if digest != card.sha256:
-        raise ModelError(f"sha256 mismatch for {source}/{MODEL_FILE}: model.json records "
-                         f"{card.sha256}, the artifact hashes to {digest}; refusing to load it")
+    _verify(artifact, card.sha256, f"{source}/{MODEL_FILE}")
+    _verify(scorer_bytes, card.scorer_sha256, f"{source}/{SCORER_FILE}")
+    return Model(card, scorer_from_json(scorer_bytes, f"{source}/{SCORER_FILE}"), source)
+
+
+def load_pipeline(card_bytes: bytes, artifact: bytes, source: str) -> Any:
+    """The fitted scikit-learn pipeline, unpickled only after its sha256 matches the card."""
+    card = ModelCard.from_json(card_bytes, source)
+    _verify(artifact, card.sha256, f"{source}/{MODEL_FILE}")
     try:
-        pipeline = joblib.load(io.BytesIO(artifact))
-        scorer = compile_pipeline(pipeline, card)
+        return joblib.load(io.BytesIO(artifact))
     except Exception as exc:  # a verified but unusable artifact is still a bad model
         raise ModelError(f"cannot load {source}/{MODEL_FILE}: {exc}") from exc
-    return Model(card, pipeline, scorer, source)
 
 
-def compile_pipeline(pipeline: Any, card: ModelCard) -> LinearScorer:
-    """Reduce the fitted ColumnTransformer + linear model to the arrays scoring needs."""
-    prep, estimator = pipeline.named_steps["prep"], pipeline.named_steps["model"]
-    coef = np.atleast_2d(estimator.coef_)  # Ridge on 1-D y gives (n,); classifiers (k, n)
-    numeric = tuple(f.name for f in card.features if f.type == "numeric")
-    categorical = tuple(f.name for f in card.features if f.type == "categorical")
-    num = _numeric_parts(prep, len(numeric))
-    cat_fill, cat_values, cat_coef = _categorical_parts(prep, categorical, coef[:, len(numeric):])
-    return LinearScorer(
-        predictor_type=card.predictor_type, numeric=numeric,
-        num_fill=num[0], num_mean=num[1], num_scale=num[2], num_coef=coef[:, :len(numeric)].T,
-        categorical=categorical, cat_fill=cat_fill, cat_values=cat_values, cat_coef=cat_coef,
-        intercept=np.atleast_1d(estimator.intercept_).astype(np.float64),
-        classes=tuple(card.classes))
-
-
-def _numeric_parts(prep: Any, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    if count == 0:
-        empty = np.zeros(0)
-        return empty, empty, empty
-    steps = prep.named_transformers_["num"].named_steps
-    return steps["impute"].statistics_, steps["scale"].mean_, steps["scale"].scale_
-
-
-def _categorical_parts(
-    prep: Any, names: tuple[str, ...], coef: np.ndarray
-) -> tuple[tuple[str, ...], tuple[pa.Array, ...], tuple[np.ndarray, ...]]:
-    if not names:
-        return (), (), ()
-    steps = prep.named_transformers_["cat"].named_steps
-    fills = tuple(str(v) for v in steps["impute"].statistics_)
-    values, blocks, start = [], [], 0
-    for categories in steps["onehot"].categories_:
-        block = coef[:, start:start + len(categories)].T
-        start += len(categories)
-        values.append(pa.array([str(c) for c in categories], pa.string()))
-        # One extra zero row: an unseen category contributes nothing (handle_unknown="ignore").
-        blocks.append(np.vstack([block, np.zeros((1, coef.shape[0]))]))
-    return fills, tuple(values), tuple(blocks)
+def _verify(data: bytes, expected: str, name: str) -> None:
+    digest = sha256(data)
+    if digest != expected:
+        raise ModelError(f"sha256 mismatch for {name}: model.json records {expected}, "
+                         f"the file hashes to {digest}; refusing to load it")

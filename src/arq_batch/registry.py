@@ -10,7 +10,7 @@ from pathlib import Path
 
 from arq_batch import layout
 from arq_batch.errors import MissingObject, ModelError, PermanentError
-from arq_batch.layout import CARD_FILE, MODEL_FILE
+from arq_batch.layout import CARD_FILE, MODEL_FILE, SCORER_FILE
 from arq_batch.messages import model_folder
 from arq_batch.model import Model, load_model
 from arq_batch.ports import ObjectStore
@@ -66,19 +66,19 @@ class ModelRegistry:
         if cached and now - cached[0] < self._ttl:
             return cached[1]
         try:
-            etag = self._store.head(uri.child(MODEL_FILE)).etag
+            etag = self._store.head(uri.child(CARD_FILE)).etag  # the card names both files
         except MissingObject as exc:
-            raise ModelError(f"model not found: {uri.child(MODEL_FILE)}") from exc
+            raise ModelError(f"model not found: {uri.child(CARD_FILE)}") from exc
         self._etags[uri] = (now, etag)
         return etag
 
     def _load(self, uri: S3Uri) -> Model:
         try:
-            card = self._store.get_bytes(uri.child(CARD_FILE))
-            artifact = self._store.get_bytes(uri.child(MODEL_FILE))
+            card, scorer, artifact = (self._store.get_bytes(uri.child(name))
+                                      for name in (CARD_FILE, SCORER_FILE, MODEL_FILE))
         except MissingObject as exc:
             raise ModelError(f"model not found at {uri}: {exc}") from exc
-        return load_model(card, artifact, str(uri).rstrip("/"))
+        return load_model(card, scorer, artifact, str(uri).rstrip("/"))
 
     def _check_prefix(self, uri: S3Uri) -> S3Uri:
         return check_model_uri(uri, self._settings)
@@ -98,10 +98,11 @@ def load_local(folder: str | Path) -> Model:
     """A model from a local run folder (an explicit CLI choice), checked the same way."""
     path = Path(folder)
     try:
-        card, artifact = (path / CARD_FILE).read_bytes(), (path / MODEL_FILE).read_bytes()
+        card, scorer, artifact = ((path / name).read_bytes()
+                                  for name in (CARD_FILE, SCORER_FILE, MODEL_FILE))
     except OSError as exc:
         raise ModelError(f"model not found in {path}: {exc.strerror}") from exc
-    return load_model(card, artifact, str(path))
+    return load_model(card, scorer, artifact, str(path))
 
 
 def open_model(registry: ModelRegistry, ref: str | None) -> Model:

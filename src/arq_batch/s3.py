@@ -21,7 +21,7 @@ MIN_PART = 5 * 1024 * 1024  # S3's floor for every part but the last
 class S3Store:
     """ObjectStore over one boto3 S3 client (thread-safe, connection-pooled)."""
 
-    def __init__(self, encryption: Encryption, part_size: int = 16 * 1024 * 1024,
+    def __init__(self, encryption: Encryption, part_size: int = 8 * 1024 * 1024,
                  client: Any = None, upload_threads: int = 4) -> None:
         self._s3 = client or aws.client("s3")
         self._sse = _sse_args(encryption)

@@ -61,7 +61,7 @@ class WorkerSettings:
     concurrency: int = 2
     grace_seconds: float = 25.0
     batch_rows: int = 65_536
-    part_size_mb: int = 16
+    part_size_mb: int = 8
     model_refresh_seconds: float = 10.0
     heartbeat_file: str = "/tmp/arq-batch-heartbeat"
 

@@ -6,7 +6,7 @@ import io
 import json
 import secrets
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,17 +14,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import sklearn
 from sklearn.model_selection import train_test_split
 
 from arq_batch import layout, learn
+from arq_batch.compiler import compile_pipeline, scorer_from_json, scorer_to_json
 from arq_batch.errors import DataError, ModelError
-from arq_batch.layout import CARD_FILE, MODEL_FILE
-from arq_batch.model import (
-    ModelCard,
-    compile_pipeline,
-    dump_pipeline,
-    runtime_versions,
-)
+from arq_batch.layout import CARD_FILE, MODEL_FILE, SCORER_FILE
+from arq_batch.model import ModelCard, dump_pipeline, runtime_versions, sha256
 from arq_batch.ports import ObjectStore
 from arq_batch.scoring import NULL_TOKENS, prediction_columns
 from arq_batch.settings import Settings
@@ -87,17 +84,22 @@ def train(request: TrainRequest, store: ObjectStore, settings: Settings,
     artifact, digest = dump_pipeline(pipeline)
     card = ModelCard(run_id=run_id, created_at=datetime.now(UTC).isoformat(timespec="seconds"),
                      predictor_type=predictor, target=request.target, features=features,
-                     sha256=digest, classes=classes, metrics=metrics, versions=runtime_versions())
-    _self_check(pipeline, card, test_df[x_cols])
-    model_uri = publish(store, settings, card, artifact)
+                     sha256=digest, scorer_sha256="", classes=classes, metrics=metrics,
+                     versions=runtime_versions(sklearn.__version__))
+    scorer = scorer_to_json(compile_pipeline(pipeline, card))
+    _self_check(pipeline, scorer, test_df[x_cols])
+    card = replace(card, scorer_sha256=sha256(scorer))
+    model_uri = publish(store, settings, card, artifact, scorer)
     say(f"model written to {model_uri}")
     return TrainResult(run_id, str(model_uri), predictor, metrics, len(train_df), len(test_df))
 
 
-def publish(store: ObjectStore, settings: Settings, card: ModelCard, artifact: bytes) -> S3Uri:
-    """Write model.joblib, then model.json, then (last) point latest.json at the run."""
+def publish(store: ObjectStore, settings: Settings, card: ModelCard, artifact: bytes,
+            scorer: bytes) -> S3Uri:
+    """Write the artifacts, then model.json, then (last) point latest.json at the run."""
     folder = layout.run_uri(settings.bucket, settings.prefixes, card.run_id)
     store.put_bytes(folder.child(MODEL_FILE), artifact)
+    store.put_bytes(folder.child(SCORER_FILE), scorer)
     store.put_bytes(folder.child(CARD_FILE), card.to_json())
     pointer = json.dumps({"run_id": card.run_id, "uri": str(folder)}).encode()
     store.put_bytes(layout.latest_uri(settings.bucket, settings.prefixes), pointer)
@@ -148,11 +150,11 @@ def _split(frame: pd.DataFrame, request: TrainRequest,
     return train_df, test_df
 
 
-def _self_check(pipeline: Any, card: ModelCard, x: pd.DataFrame) -> None:
-    """The compiled scorer must agree with the pipeline before the model is published."""
-    scorer = compile_pipeline(pipeline, card)
+def _self_check(pipeline: Any, scorer_json: bytes, x: pd.DataFrame) -> None:
+    """The scorer as workers will read it must agree with the pipeline before publishing."""
+    scorer = scorer_from_json(scorer_json, SCORER_FILE)
     columns = prediction_columns(scorer, scorer.decision(pa.Table.from_pandas(x)))
-    if card.predictor_type == "regressor":
+    if scorer.predictor_type == "regressor":
         same = np.allclose(columns["score"].to_numpy(), pipeline.predict(x), rtol=1e-9)
     else:
         same = columns["predicted_label"].to_pylist() == [_native(v) for v in pipeline.predict(x)]

@@ -8,6 +8,8 @@ from typing import Any
 
 import pyarrow.csv as pacsv
 
+from arq_batch.layout import CARD_FILE, MODEL_FILE
+from arq_batch.model import load_pipeline
 from arq_batch.provision import provision
 from arq_batch.registry import ModelRegistry
 from arq_batch.s3 import S3Store
@@ -57,9 +59,11 @@ def read_csv(s3: Any, key: str) -> Any:
 
 
 def expected_labels(table: Any) -> list[Any]:
-    """What the latest model's own pipeline predicts for these rows."""
+    """What the latest model's own scikit-learn pipeline predicts for these rows."""
     settings = load_settings()
-    model = ModelRegistry(S3Store(settings.encryption), settings).get()
-    features = [f.name for f in model.card.features]
-    frame = table.select(features).to_pandas()
-    return list(model.pipeline.predict(frame))
+    store = S3Store(settings.encryption)
+    folder = ModelRegistry(store, settings).latest_uri()
+    card = store.get_bytes(folder.child(CARD_FILE))
+    pipeline = load_pipeline(card, store.get_bytes(folder.child(MODEL_FILE)), str(folder))
+    features = [f["name"] for f in json.loads(card)["features"]]
+    return list(pipeline.predict(table.select(features).to_pandas()))

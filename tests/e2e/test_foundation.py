@@ -69,6 +69,7 @@ def test_training_writes_every_object_with_sensible_metrics(
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]}
     assert {"data/raw/penguins.csv", f"data/train/{run}/train.csv", f"data/test/{run}/test.csv",
             f"model/output/{run}/model.joblib", f"model/output/{run}/model.json",
+            f"model/output/{run}/scorer.json",
             "model/output/latest.json"} <= keys
     rows = list(csv.reader(io.StringIO(s3.get_object(
         Bucket=BUCKET, Key=f"data/train/{run}/train.csv")["Body"].read().decode())))
@@ -78,7 +79,7 @@ def test_training_writes_every_object_with_sensible_metrics(
     card = json.loads(s3.get_object(Bucket=BUCKET, Key=f"model/output/{run}/model.json")["Body"]
                       .read())
     assert {"run_id", "created_at", "predictor_type", "target", "features", "classes", "metrics",
-            "sha256", "versions"} <= set(card)
+            "sha256", "scorer_sha256", "versions"} <= set(card)
     assert card["features"][0] == {"name": "species" if target != "species" else "island",
                                    "type": "categorical"}
     latest = json.loads(s3.get_object(Bucket=BUCKET, Key="model/output/latest.json")["Body"]

@@ -89,3 +89,13 @@ def test_unreadable_inputs_fail_and_leave_no_output(
         run(tmp_path, name, body, mass_model[1])
     assert not (tmp_path / f"out-{name}").exists()
     assert not list(tmp_path.glob(".out-*partial*"))
+
+
+def test_csv_output_is_unquoted_unless_a_value_needs_quotes(tmp_path: Path, mass_model) -> None:
+    head = b"id,island,bill_length_mm,bill_depth_mm,flipper_length_mm,sex,year,species\n"
+    plain = run(tmp_path, "plain.csv", head + b"a1,Biscoe,48.6,16.0,230,male,2008,Gentoo\n",
+                mass_model[1]).read_bytes()
+    assert plain.startswith(head.rstrip() + b",score\na1,Biscoe,48.6,16.0,230,male,2008,Gentoo,")
+    tricky = head + b'"x, ""y""",Biscoe,48.6,16.0,230,male,2008,Gentoo\n'
+    out = pacsv.read_csv(run(tmp_path, "tricky.csv", tricky, mass_model[1]))
+    assert out.column("id").to_pylist() == ['x, "y"']
