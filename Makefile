@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint test-slow clean
+.PHONY: demo test lint test-slow bench bench-quick clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -16,7 +16,7 @@ demo: $(STAMP)  ## the whole pipeline on an embedded AWS emulator
 	$(VENV)/bin/arq-batch demo
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests utils
+	$(VENV)/bin/ruff check src tests utils bench
 	$(VENV)/bin/mypy
 
 test: lint  ## ruff, mypy and the test suite (unit + end-to-end on a moto server)
@@ -24,6 +24,12 @@ test: lint  ## ruff, mypy and the test suite (unit + end-to-end on a moto server
 
 test-slow: $(STAMP)  ## long measurements (1 GB file), not part of make test
 	$(PY) -m pytest -q -m slow
+
+bench: $(STAMP)  ## baseline vs ours vs limit, full sizes; rewrites docs/performance.md
+	$(PY) bench/run.py
+
+bench-quick: $(STAMP)  ## small sizes; checks that the variants agree on predictions
+	$(PY) bench/run.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache src/*.egg-info

@@ -1,12 +1,15 @@
-"""A ~1 GB CSV through the worker with bounded memory (slow: run by make test-slow).
+"""A 1 GB CSV through the worker with bounded memory (slow: run by ``make test-slow``).
 
-This measures and prints the figure; the assertion is the issue's bound (well under 1 GB),
-not a timing.
+The CSV is stored gzip-compressed: a moto server cannot hold 1 GB objects on a 24 GB
+machine (it was OOM-killed at 21 GB completing the output upload), while the worker still
+streams, decompresses and scores the full 1 GB of rows. The assertion is the issue's bound
+on the worker's memory, not a timing.
 """
 
 from __future__ import annotations
 
 import time
+import zlib
 
 import psutil
 import pytest
@@ -17,29 +20,32 @@ pytestmark = pytest.mark.slow
 TARGET_BYTES = 1_000_000_000
 
 
+def gzip_of_repeated(head: bytes, chunk: bytes, total: int) -> tuple[bytes, int]:
+    """One gzip stream of ``head`` plus ``chunk`` repeated to ``total`` bytes."""
+    packer, size, parts = zlib.compressobj(1, zlib.DEFLATED, 31), len(head), []
+    parts.append(packer.compress(head))
+    while size < total:
+        parts.append(packer.compress(chunk))
+        size += len(chunk)
+    parts.append(packer.flush())
+    return b"".join(parts), size
+
+
 def test_a_1gb_csv_is_scored_with_peak_rss_well_under_1gb(s3, config_file, start_worker) -> None:
     provision_and_train("body_mass_g")
-    chunk = b"".join(ROWS) * 500
-    copies = TARGET_BYTES // len(chunk) + 1
-    upload = s3.create_multipart_upload(Bucket=BUCKET, Key="data/input/huge.csv")
-    parts, body = [], HEADER + chunk * 300  # ~ 7 MB per part
-    for number in range(1, copies // 300 + 2):
-        etag = s3.upload_part(Bucket=BUCKET, Key="data/input/huge.csv", PartNumber=number,
-                              UploadId=upload["UploadId"], Body=body)["ETag"]
-        parts.append({"PartNumber": number, "ETag": etag})
-        body = chunk * 300
-    s3.complete_multipart_upload(Bucket=BUCKET, Key="data/input/huge.csv",
-                                 UploadId=upload["UploadId"], MultipartUpload={"Parts": parts})
-    size = s3.head_object(Bucket=BUCKET, Key="data/input/huge.csv")["ContentLength"]
+    body, size = gzip_of_repeated(HEADER, b"".join(ROWS) * 100, TARGET_BYTES)
+    s3.put_object(Bucket=BUCKET, Key="data/input/huge.csv.gz", Body=body)
     worker = start_worker()
     process, peak, started = psutil.Process(worker.process.pid), 0, time.monotonic()
-    while not exists(s3, "data/output/huge.csv"):
+    while not exists(s3, "data/output/huge.csv.gz"):
         peak = max(peak, process.memory_info().rss)
         assert worker.process.poll() is None and time.monotonic() - started < 900
         time.sleep(0.2)
     seconds = time.monotonic() - started
+    (event,) = [e for e in worker.jobs("done") if e["input"].endswith("huge.csv.gz")]
     worker.stop()
-    print(f"\n1 GB CSV: input {size / 1e9:.2f} GB, worker peak RSS {peak / 1e6:.0f} MB, "
-          f"{seconds:.1f} s wall")
+    print(f"\n1 GB CSV (gzip {len(body) / 1e6:.0f} MB): {event['rows']:,} rows, worker peak RSS "
+          f"{peak / 1e6:.0f} MB, {seconds:.1f} s wall")
     assert size >= TARGET_BYTES
+    assert event["rows"] == 344 * ((size - len(HEADER)) // len(b"".join(ROWS)))
     assert peak < 500 * 1024 * 1024

@@ -1,0 +1,116 @@
+"""Measurement helpers: process wall time and peak RSS, the pipeline floor, synthetic data."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import psutil
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from arq_batch.scoring import LinearScorer, score
+
+FEATURES = [f"f{i}" for i in range(10)]
+
+
+@dataclass(frozen=True)
+class Run:
+    """One measured variant of one scenario."""
+
+    seconds: float
+    peak_rss_mb: float | None = None
+
+
+def run_processes(commands: Sequence[Sequence[str]], env: dict[str, str],
+                  parallel: bool = False) -> Run:
+    """Run commands (one after another, or all at once) sampling the peak RSS of each."""
+    started, peak = time.monotonic(), 0
+    batches = [commands] if parallel else [[c] for c in commands]
+    for batch in batches:
+        procs = [subprocess.Popen(c, env=env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL) for c in batch]
+        handles = [psutil.Process(p.pid) for p in procs]
+        while any(p.poll() is None for p in procs):
+            peak = max(peak, max(_rss(h) for h in handles))
+            time.sleep(0.02)
+        failed = [p.returncode for p in procs if p.returncode]
+        if failed:
+            raise RuntimeError(f"{batch[0]} exited with {failed}")
+    return Run(time.monotonic() - started, peak / 1e6)
+
+
+def _rss(process: psutil.Process) -> int:
+    try:
+        return int(process.memory_info().rss)
+    except psutil.Error:
+        return 0
+
+
+def limit_run(s3: Any, bucket: str, key: str, out_key: str, scorer: LinearScorer) -> Run:
+    """The floor: GET whole, parse in memory (all cores), score, write, PUT; no worker."""
+    started = time.monotonic()
+    source: Any = pa.BufferReader(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    if key.endswith(".parquet"):
+        table = pq.read_table(source)
+    else:
+        table = pacsv.read_csv(pa.CompressedInputStream(source, "gzip")
+                               if key.endswith(".gz") else source)
+    scored = pa.Table.from_batches([score(b, scorer) for b in table.to_batches()])
+    out = pa.BufferOutputStream()
+    sink: Any = pa.CompressedOutputStream(out, "gzip") if key.endswith(".gz") else out
+    if key.endswith(".parquet"):
+        pq.write_table(scored, sink)
+    else:
+        pacsv.write_csv(scored, sink)
+    if sink is not out:
+        sink.close()
+    s3.put_object(Bucket=bucket, Key=out_key, Body=out.getvalue().to_pybytes())
+    return Run(time.monotonic() - started)
+
+
+def synthetic_table(rows: int, seed: int) -> pa.Table:
+    """An id column and ten numeric features, six decimals, like a typical export."""
+    rng = np.random.default_rng(seed)
+    values = np.round(rng.normal(size=(rows, len(FEATURES))), 6)
+    columns = {"id": pa.array([f"id{i:08d}" for i in range(rows)])}
+    columns.update({name: values[:, i] for i, name in enumerate(FEATURES)})
+    return pa.table(columns)
+
+
+def training_csv(rows: int = 5000, seed: int = 1) -> bytes:
+    """Training data for the benchmark's regressor: y is linear in the features plus noise."""
+    table = synthetic_table(rows, seed).drop_columns(["id"])
+    weights = np.arange(1, len(FEATURES) + 1, dtype=float)
+    x = np.column_stack([table[name].to_numpy() for name in FEATURES])
+    noise = np.random.default_rng(seed).normal(scale=0.1, size=rows)
+    table = table.append_column("y", pa.array(x @ weights + noise))
+    return csv_bytes(table)
+
+
+def csv_bytes(table: pa.Table, gzip: bool = False) -> bytes:
+    out = pa.BufferOutputStream()
+    sink = pa.CompressedOutputStream(out, "gzip") if gzip else out
+    pacsv.write_csv(table, sink, pacsv.WriteOptions(quoting_style="none"))
+    if gzip:
+        sink.close()
+    return bytes(out.getvalue().to_pybytes())
+
+
+def parquet_bytes(table: pa.Table) -> bytes:
+    out = io.BytesIO()
+    pq.write_table(table, out)
+    return out.getvalue()
+
+
+def scores(body: bytes, parquet: bool = False) -> np.ndarray:
+    """The score column of an output file."""
+    table = pq.read_table(pa.BufferReader(body)) if parquet else pacsv.read_csv(
+        io.BytesIO(body))
+    return np.asarray(table["score"].to_numpy(), dtype=np.float64)

@@ -1,0 +1,219 @@
+"""``make bench``: baseline vs. arq-batch vs. the pipeline floor, side by side, in one run.
+
+Every variant runs against the same local moto server in the same run. ``--quick`` uses
+small sizes, checks that the three variants agree on every prediction, and writes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import boto3
+import numpy as np
+import pyarrow as pa
+import yaml
+
+from arq_batch.emulator import Emulator
+from arq_batch.provision import provision
+from arq_batch.registry import ModelRegistry
+from arq_batch.s3 import S3Store
+from arq_batch.settings import load_settings
+from arq_batch.training import TrainRequest, train
+from measure import (  # bench/ is a folder of scripts: `python bench/run.py` finds it
+    Run,
+    csv_bytes,
+    limit_run,
+    parquet_bytes,
+    run_processes,
+    scores,
+    synthetic_table,
+    training_csv,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+FULL = {"rows": 1_000_000, "big_rows": 9_000_000, "small_files": 500, "baseline_small": 40}
+QUICK = {"rows": 20_000, "big_rows": 0, "small_files": 40, "baseline_small": 4}
+
+
+@dataclass
+class Row:
+    """One line of the results table."""
+
+    scenario: str
+    variant: str
+    run: Run
+    rows: int = 0
+    jobs: int = 0
+
+    @property
+    def rate(self) -> float:
+        """Rows per second, or jobs per second for the small-file scenarios."""
+        return (self.rows or self.jobs) / self.run.seconds
+
+
+class Bench:
+    """Holds the emulator session, the model and the commands for each variant."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.settings = load_settings({})
+        self.s3, self.sqs = boto3.client("s3"), boto3.client("sqs")
+        self.bucket = self.settings.bucket
+        provision(self.settings)
+        self.queue = self.sqs.get_queue_url(QueueName=self.settings.queue)["QueueUrl"]
+        self.sqs.purge_queue(QueueUrl=self.queue)  # provisioning's s3:TestEvent
+        data = workdir / "train.csv"
+        data.write_bytes(training_csv())
+        store = S3Store(self.settings.encryption)
+        run_id = train(TrainRequest(str(data), "y"), store, self.settings).run_id
+        self.model = ModelRegistry(store, self.settings).get()
+        self.model_key = f"{self.settings.prefixes.model}{run_id}/model.joblib"
+        config = workdir / "config.yaml"
+        config.write_text(yaml.safe_dump({"queue_settings": {"wait_time_seconds": 0},
+                                          "worker": {"heartbeat_file": str(workdir / "hb")},
+                                          "log": {"format": "json", "level": "WARNING"}}))
+        self.env = {**os.environ, "ARQ_BATCH_CONFIG": str(config)}
+
+    def put(self, key: str, body: bytes) -> None:
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=body)
+
+    def enqueue(self, jobs: list[tuple[str, str]]) -> None:
+        for start in range(0, len(jobs), 10):
+            self.sqs.send_message_batch(QueueUrl=self.queue, Entries=[
+                {"Id": str(i), "MessageBody": json.dumps({
+                    "input": f"s3://{self.bucket}/{src}", "output": f"s3://{self.bucket}/{dst}"})}
+                for i, (src, dst) in enumerate(jobs[start:start + 10])])
+
+    def ours(self, jobs: list[tuple[str, str]], concurrency: int = 1, processes: int = 1) -> Run:
+        self.enqueue(jobs)
+        command = [sys.executable, "-m", "arq_batch", "worker", "--once",
+                   "--concurrency", str(concurrency)]
+        return run_processes([command] * processes, self.env, parallel=True)
+
+    def baseline(self, jobs: list[tuple[str, str]]) -> Run:
+        self.enqueue(jobs)
+        command = [sys.executable, str(ROOT / "bench" / "baseline.py"), self.queue, self.bucket,
+                   self.model_key]
+        return run_processes([command] * len(jobs), self.env)
+
+    def limit(self, src: str, dst: str) -> Run:
+        return limit_run(self.s3, self.bucket, src, dst, self.model.scorer)
+
+    def output(self, key: str) -> bytes:
+        return bytes(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+
+
+def single_file(bench: Bench, name: str, table: pa.Table, ext: str,
+                with_baseline: bool) -> tuple[list[Row], float]:
+    """Scenarios (a), (b), (c): one file through each variant; returns the worst disagreement."""
+    parquet = ext == "parquet"
+    src = f"staging/{name}.{ext}"
+    bench.put(src, parquet_bytes(table) if parquet else csv_bytes(table, ext.endswith(".gz")))
+    big = ext.endswith(".gz")  # the big file: its figure is memory; agreement is checked in (a)
+    runs = {"ours": lambda dst: bench.ours([(src, dst)]), "limit": partial(bench.limit, src)}
+    if with_baseline:
+        runs = {"baseline": lambda dst: bench.baseline([(src, dst)]), **runs}
+    rows = []
+    for variant, run in runs.items():
+        rows.append(Row(name, variant, run(f"out/{variant}/{name}.{ext}"), table.num_rows))
+        if big:  # moto keeps objects in memory; drop each output once measured
+            bench.s3.delete_object(Bucket=bench.bucket, Key=f"out/{variant}/{name}.{ext}")
+    if big:
+        return rows, 0.0
+    variants = list(runs)
+    outputs = [scores(bench.output(f"out/{v}/{name}.{ext}"), parquet) for v in variants]
+    reference = outputs[-1]  # the baseline's (scikit-learn's own) predictions where present
+    worst = max(float(np.max(np.abs(o - reference) / np.maximum(np.abs(reference), 1e-300)))
+                for o in outputs)
+    return rows, worst
+
+
+def small_files(bench: Bench, count: int, baseline_count: int) -> list[Row]:
+    """Scenarios (d) and (e): many 100-row files."""
+    body = csv_bytes(synthetic_table(100, seed=3))
+    for i in range(count):
+        bench.put(f"staging/small/{i:04d}.csv", body)
+
+    def jobs(variant: str, n: int) -> list[tuple[str, str]]:
+        return [(f"staging/small/{i:04d}.csv", f"out/{variant}/small/{i:04d}.csv")
+                for i in range(n)]
+
+    return [
+        Row("d: small files", "baseline", bench.baseline(jobs("baseline", baseline_count)),
+            jobs=baseline_count),
+        Row("d: small files", "ours", bench.ours(jobs("c1", count)), jobs=count),
+        Row("e: concurrency 4", "ours", bench.ours(jobs("c4", count), concurrency=4), jobs=count),
+        Row("e: 2 processes x 2", "ours", bench.ours(jobs("p2", count), concurrency=2,
+                                                     processes=2), jobs=count),
+    ]
+
+
+def table(rows: list[Row]) -> str:
+    """Markdown table with ratios against the baseline and the limit of the same scenario."""
+    lines = ["| scenario | variant | wall s | rows/s | jobs/s | peak RSS MB | vs baseline "
+             "| vs limit |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    by = {(r.scenario, r.variant): r.rate for r in rows}
+    for r in rows:
+        base, floor = by.get((r.scenario, "baseline")), by.get((r.scenario, "limit"))
+        speed = f"{r.rate / base:.1f}x faster" if base and r.variant != "baseline" else ""
+        gap = f"{floor / r.rate:.2f}x slower" if floor and r.variant == "ours" else ""
+        rss = f"{r.run.peak_rss_mb:.0f}" if r.run.peak_rss_mb else "-"
+        rate = f"{r.rows / r.run.seconds:,.0f}" if r.rows else "-"
+        jobs = f"{r.jobs / r.run.seconds:.1f}" if r.jobs else "-"
+        lines.append(f"| {r.scenario} | {r.variant} | {r.run.seconds:.2f} | {rate} | {jobs} "
+                     f"| {rss} | {speed} | {gap} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--write", default=str(ROOT / "docs" / "performance.md"))
+    args = parser.parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    with tempfile.TemporaryDirectory() as tmp, Emulator() as aws:
+        os.environ.update(aws.env)
+        bench = Bench(Path(tmp))
+        data = synthetic_table(sizes["rows"], seed=2)
+        rows, worst_a = single_file(bench, f"a: csv {data.num_rows:,} x 10", data, "csv", True)
+        more, worst_b = single_file(bench, "b: parquet", data, "parquet", False)
+        rows += more
+        if sizes["big_rows"]:
+            big, _ = single_file(bench, "c: ~1 GB csv (gzip)", synthetic_table(
+                sizes["big_rows"], 4), "csv.gz", True)
+            rows += big
+        rows += small_files(bench, sizes["small_files"], sizes["baseline_small"])
+    report = table(rows)
+    print(report)
+    print(f"largest relative difference between variants' predictions: {max(worst_a, worst_b):.1e}")
+    if max(worst_a, worst_b) > 1e-9:
+        print("FAIL: the variants disagree on predictions")
+        return 1
+    if not args.quick:
+        write_report(Path(args.write), report)
+    return 0
+
+
+def write_report(path: Path, report: str) -> None:
+    path.write_text(PAGE.format(machine=f"{platform.machine()}, {os.cpu_count()} cores, "
+                                        f"Python {platform.python_version()}", table=report))
+
+
+PAGE = """# Performance
+
+Measured by `make bench` ({machine}); every figure below comes from one run against one
+local moto server. Regenerate with `make bench` (about 10 minutes); `make bench-quick`
+uses small sizes and checks that the variants agree on predictions.
+
+{table}
+"""
+
+if __name__ == "__main__":
+    sys.exit(main())
