@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint test-slow bench bench-quick clean
+.PHONY: demo test lint test-slow test-container bench bench-quick bench-serve clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -18,6 +18,8 @@ demo: $(STAMP)  ## the whole pipeline on an embedded AWS emulator
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests utils bench
 	$(VENV)/bin/mypy
+	$(VENV)/bin/cfn-lint infra/*.yaml
+	$(VENV)/bin/hadolint --failure-threshold warning Dockerfile
 
 test: lint  ## ruff, mypy and the test suite (unit + end-to-end on a moto server)
 	$(PY) -m pytest -q
@@ -25,11 +27,24 @@ test: lint  ## ruff, mypy and the test suite (unit + end-to-end on a moto server
 test-slow: $(STAMP)  ## long measurements (1 GB file), not part of make test
 	$(PY) -m pytest -q -m slow
 
+test-container: $(STAMP)  ## build the image with podman and run it as worker and endpoint
+	eval "$$(tests/container/podman-setup.sh)" && $(PY) -m pytest -q -m container
+
 bench: $(STAMP)  ## baseline vs ours vs limit, full sizes; rewrites docs/performance.md
 	$(PY) bench/run.py
 
 bench-quick: $(STAMP)  ## small sizes; checks that the variants agree on predictions
 	$(PY) bench/run.py --quick
 
+BENCH_VENV := .venv-bench
+$(BENCH_VENV)/.installed: bench/requirements-mlflow.txt
+	test -x $(BENCH_VENV)/bin/python || python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet -r bench/requirements-mlflow.txt
+	touch $@
+
+bench-serve: $(STAMP) $(BENCH_VENV)/.installed  ## our endpoint vs mlflow models serve (wrk)
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	MLFLOW_PYTHON=$(BENCH_VENV)/bin/python $(PY) bench/serving.py
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache src/*.egg-info
+	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .mypy_cache .ruff_cache src/*.egg-info

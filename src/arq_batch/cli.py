@@ -82,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     dlq_parser = add("dlq", cmd_dlq, "inspect or redrive the dead-letter queue")
     dlq_parser.add_argument("action", choices=("list", "redrive"))
     add("demo", cmd_demo, "the whole pipeline on an embedded AWS emulator")
+    add("health", cmd_health, "exit 0 if this container's worker or endpoint is healthy")
     return parser
 
 
@@ -191,6 +192,16 @@ def cmd_dlq(args: argparse.Namespace, settings: Settings) -> Result:
     data = {"messages": [vars(letter) for letter in letters]}
     lines = [f"{d.message_id}  {d.error}" for d in letters] or ["the dead-letter queue is empty"]
     return data, "\n".join(lines)
+
+
+def cmd_health(args: argparse.Namespace, settings: Settings) -> Result:
+    """The container HEALTHCHECK."""
+    from arq_batch.health import healthy
+
+    ok, why = healthy(settings)
+    if not ok:
+        raise ArqError(f"unhealthy: {why}")
+    return {"healthy": True, "detail": why}, f"healthy: {why}"
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> Result:

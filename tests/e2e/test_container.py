@@ -1,0 +1,91 @@
+"""The image, really built and run with podman (``make test-container``).
+
+Needs podman set up by tests/container/podman-setup.sh (the Makefile target runs it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from arq_batch.emulator import Emulator, free_port
+
+from .helpers import BUCKET, exists, penguins_csv, provision_and_train, read_csv
+
+pytestmark = pytest.mark.container
+ROOT = Path(__file__).resolve().parents[2]
+IMAGE = "localhost/arq-batch:test"
+CA = "/etc/ssl/certs/ca-certificates.crt"
+
+
+def podman(*args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
+    result = subprocess.run(["podman", *args], capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"podman {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+@pytest.fixture(scope="session")
+def image() -> str:
+    """Build the image once; the host CA bundle is mounted for pip, never copied in."""
+    podman("build", "--pull=never", "-v", f"{CA}:{CA}:ro", "-t", IMAGE, str(ROOT))
+    return IMAGE
+
+
+def run_args(aws: Emulator) -> list[str]:
+    """Network and AWS settings are given at run time, never built into the image."""
+    env = [f"--env={k}={v}" for k, v in aws.env.items()]
+    return ["run", "--rm", "--network=host", "-v", f"{CA}:{CA}:ro", *env]
+
+
+def test_the_image_runs_as_a_batch_job_and_scores_an_input(image, aws, config_file, s3) -> None:
+    provision_and_train()
+    s3.put_object(Bucket=BUCKET, Key="data/input/from-container.csv", Body=penguins_csv())
+    podman(*run_args(aws), image, "worker", "--once", timeout=300)
+    assert exists(s3, "data/output/from-container.csv")
+    assert read_csv(s3, "data/output/from-container.csv").num_rows == 344
+
+
+@pytest.fixture
+def endpoint_container(image, aws, config_file) -> Iterator[tuple[str, int]]:
+    provision_and_train()
+    port = free_port()
+    name = f"arq-endpoint-{port}"
+    podman(*run_args(aws)[1:], "-d", f"--name={name}", image, "serve", "--port", str(port))
+    yield name, port
+    podman("rm", "-f", name, check=False)
+
+
+def test_the_image_serves_the_endpoint_and_stops_on_sigterm(endpoint_container) -> None:
+    name, port = endpoint_container
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as response:
+                assert response.status == 200
+                break
+        except OSError:
+            assert time.monotonic() < deadline, podman("logs", name, check=False).stderr
+            time.sleep(0.5)
+    assert podman("healthcheck", "run", name, check=False).returncode == 0
+    podman("stop", "--time=20", name)
+    state = json.loads(podman("inspect", name).stdout)[0]["State"]
+    assert state["ExitCode"] == 0
+
+
+def test_the_image_is_non_root_small_and_holds_no_credentials(image) -> None:
+    assert podman("run", "--rm", "--entrypoint=id", image, "-u").stdout.strip() == "10001"
+    config = json.loads(podman("image", "inspect", image).stdout)[0]
+    assert config["Size"] < 400 * 1024 * 1024, f"image is {config['Size'] / 1e6:.0f} MB"
+    history = podman("history", "--no-trunc", image).stdout
+    baked = json.dumps(config) + history
+    for secret in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AKIA"):
+        assert secret not in baked
+    assert os.path.basename(CA) not in json.dumps(config.get("Config", {}).get("Volumes") or {})
