@@ -2,15 +2,28 @@
 # style job; `docker run -p 8080:8080 IMAGE serve` the endpoint.
 # No credentials are ever built in: at run time boto3's standard chain finds them
 # (task role, instance profile, or AWS_* variables passed to `docker run`).
+# The default image is the worker and endpoint only; --build-arg EXTRAS=train adds training.
 ARG PYTHON_IMAGE=python:3.11-slim
 
 FROM ${PYTHON_IMAGE} AS build
+ARG EXTRAS=""
 WORKDIR /src
 COPY requirements.txt pyproject.toml README.md ./
 COPY src ./src
+# requirements.txt pins every version; pyproject.toml decides which packages this needs.
+# Then trim what nothing we import uses or links (checked with ldd): Arrow Flight, Arrow's
+# own cloud filesystems (we use boto3), headers, C++ tests, and pip itself (~90 MB). The
+# import at the end fails the build if the trim ever cuts too deep.
 RUN python -m venv /opt/venv \
- && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check -r requirements.txt \
- && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check --no-deps .
+ && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check \
+      -c requirements.txt ".${EXTRAS:+[$EXTRAS]}" \
+ && arrow="$(echo /opt/venv/lib/python3*/site-packages/pyarrow)" \
+ && rm -rf "$arrow"/tests "$arrow"/include "$arrow"/*flight* "$arrow"/libarrow_s3.so* \
+      "$arrow"/_s3fs.* "$arrow"/_gcsfs.* "$arrow"/_azurefs.* "$arrow"/_hdfs.* \
+      "$arrow"/_pyarrow_cpp_tests.* \
+ && /opt/venv/bin/pip uninstall --yes --quiet pip setuptools \
+ && /opt/venv/bin/python -c "import pyarrow.csv, pyarrow.json, pyarrow.parquet, \
+      pyarrow.compute, arq_batch.main, arq_batch.serving, arq_batch.health"
 
 FROM ${PYTHON_IMAGE}
 LABEL org.opencontainers.image.title="arq-batch" \

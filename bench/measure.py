@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import subprocess
 import time
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -64,14 +65,14 @@ def limit_run(s3: Any, bucket: str, key: str, out_key: str, scorer: LinearScorer
                                if key.endswith(".gz") else source)
     scored = pa.Table.from_batches([score(b, scorer) for b in table.to_batches()])
     out = pa.BufferOutputStream()
-    sink: Any = pa.CompressedOutputStream(out, "gzip") if key.endswith(".gz") else out
     if key.endswith(".parquet"):
-        pq.write_table(scored, sink)
+        pq.write_table(scored, out)
     else:
-        pacsv.write_csv(scored, sink)
-    if sink is not out:
-        sink.close()
-    s3.put_object(Bucket=bucket, Key=out_key, Body=out.getvalue().to_pybytes())
+        pacsv.write_csv(scored, out)
+    body = out.getvalue().to_pybytes()
+    if key.endswith(".gz"):  # level 6, as the worker writes it
+        body = zlib.compress(body, 6, wbits=31)
+    s3.put_object(Bucket=bucket, Key=out_key, Body=body)
     return Run(time.monotonic() - started)
 
 

@@ -109,8 +109,12 @@ def cmd_provision(args: argparse.Namespace, settings: Settings) -> Result:
 def cmd_train(args: argparse.Namespace, settings: Settings) -> Result:
     """Run the training pipeline."""
     from arq_batch.s3 import S3Store
-    from arq_batch.training import TrainRequest, train
 
+    try:
+        from arq_batch.training import TrainRequest, train
+    except ModuleNotFoundError as exc:  # a worker-only install (the default image)
+        raise ConfigError(f"training needs the 'train' extra ({exc.name} is not installed): "
+                          "pip install 'arq-batch[train]'") from exc
     request = TrainRequest(args.data, args.target, args.predictor_type, args.test_size, args.seed)
     say = (lambda text: print(f"  {text}", file=sys.stderr)) if sys.stderr.isatty() else None
     result = train(request, S3Store(settings.encryption), settings, say or (lambda text: None))
@@ -153,15 +157,23 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> Result:
     started = time.monotonic()
     rows = score_file(args.input, args.output, model, store, settings, _progress())
     seconds = time.monotonic() - started
+    if sys.stderr.isatty():
+        print(file=sys.stderr)  # end the progress line
     data = {"input": args.input, "output": args.output, "rows": rows,
             "seconds": round(seconds, 3), "run_id": model.card.run_id}
     return data, f"scored {rows} rows in {seconds:.2f} s -> {args.output}"
 
 
-def _progress() -> Callable[[int], None]:
+def _progress() -> Callable[[int, float | None], None]:
+    """A progress bar on a terminal (bytes read of the input), nothing otherwise."""
     if not sys.stderr.isatty():
-        return lambda rows: None
-    return lambda rows: print(f"\r  {rows:,} rows scored", end="", file=sys.stderr, flush=True)
+        return lambda rows, done: None
+
+    def show(rows: int, done: float | None) -> None:
+        bar = "" if done is None else f"[{'#' * int(done * 30):<30}] {done:4.0%}  "
+        print(f"\r  {bar}{rows:,} rows scored", end="", file=sys.stderr, flush=True)
+
+    return show
 
 
 def cmd_endpoint(args: argparse.Namespace, settings: Settings) -> Result:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from arq_batch import layout, local
 from arq_batch.errors import Cancelled, DataError, PermanentError
@@ -101,22 +102,50 @@ class JobRunner:
         return all(existing.get(k) == v for k, v in metadata.items())
 
 
+Progress = Callable[[int, float | None], None]  # rows scored, fraction of input read
+
+
 def score_file(source: str, destination: str, model: Model, store: ObjectStore,
-               settings: Settings, progress: Callable[[int], None] = lambda rows: None) -> int:
+               settings: Settings, progress: Progress = lambda rows, done: None) -> int:
     """``arq-batch score``: the worker's engine on local paths or s3:// URIs."""
-    open_stream, open_seekable = _readers(source, store)
+    fmt = detect(source.rsplit("/", 1)[-1])
+    size, open_stream, open_seekable = _readers(source, store)
+    read = [0]  # bytes the parser has consumed, for the progress fraction
+
+    def counted() -> BinaryIO:
+        return cast(BinaryIO, _Counting(open_stream(), read))
+
+    def report(rows: int) -> None:
+        progress(rows, min(1.0, read[0] / size) if size and fmt.kind != "parquet" else None)
+
     target: ObjectWriter = (
         store.open_writer(S3Uri.parse(destination), {RUN_ID_META: model.card.run_id})
         if is_s3(destination) else local.LocalWriter(destination))
-    return transform(detect(source.rsplit("/", 1)[-1]), open_stream, open_seekable, target,
-                     model.scorer, settings.worker.batch_rows, progress=progress)
+    return transform(fmt, counted, open_seekable, target, model.scorer,
+                     settings.worker.batch_rows, progress=report)
 
 
-def _readers(source: str, store: ObjectStore) -> tuple[Callable[[], BinaryIO],
+def _readers(source: str, store: ObjectStore) -> tuple[int, Callable[[], BinaryIO],
                                                        Callable[[], BinaryIO]]:
-    """How to open ``source`` as a stream and as a seekable file (for Parquet)."""
+    """The input's size, and how to open it as a stream and as a seekable file (Parquet)."""
     if not is_s3(source):
         opener = partial(local.open_file, source)
-        return opener, opener
+        return local.size(source), opener, opener
     uri = S3Uri.parse(source)
-    return partial(store.open_stream, uri), lambda: store.open_seekable(uri, store.head(uri).size)
+    size = store.head(uri).size
+    return size, partial(store.open_stream, uri), partial(store.open_seekable, uri, size)
+
+
+class _Counting(io.RawIOBase):
+    """Passes reads through, adding their length to ``total[0]``."""
+
+    def __init__(self, stream: BinaryIO, total: list[int]) -> None:
+        self._stream, self._total = stream, total
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        self._total[0] += len(data)
+        return data

@@ -17,6 +17,14 @@ def open_file(path: str) -> BinaryIO:
         raise MissingObject(f"input not found: {path}") from exc
 
 
+def size(path: str) -> int:
+    """The input's size in bytes; MissingObject if it is not there."""
+    try:
+        return os.path.getsize(path)
+    except FileNotFoundError as exc:
+        raise MissingObject(f"input not found: {path}") from exc
+
+
 class LocalWriter:
     """Writes beside the target and renames on close, so the file appears whole or not at all."""
 

@@ -248,3 +248,18 @@ def test_send_enqueues_a_job_message_the_worker_runs(s3, sqs, trained, start_wor
     worker = start_worker("--once")
     assert worker.process.wait(timeout=60) == 0
     assert read_csv(s3, "results/job.csv").num_rows == 344
+
+
+def test_score_runs_the_same_engine_on_local_paths_and_s3_uris(s3, trained, tmp_path) -> None:
+    from ..conftest import PENGUINS
+    from .conftest import cli
+
+    local = json.loads(cli("score", "--input", str(PENGUINS), "--output",
+                           str(tmp_path / "out.csv"), "--json").stdout)
+    assert local["rows"] == 344 and local["run_id"] == trained
+    s3.put_object(Bucket=BUCKET, Key="staging/in.csv", Body=PENGUINS.read_bytes())
+    remote = json.loads(cli("score", "--input", f"s3://{BUCKET}/staging/in.csv", "--output",
+                            f"s3://{BUCKET}/results/in.csv", "--json").stdout)
+    assert remote["rows"] == 344
+    assert (tmp_path / "out.csv").read_bytes() == s3.get_object(
+        Bucket=BUCKET, Key="results/in.csv")["Body"].read()
