@@ -27,6 +27,7 @@ class Run:
 
     seconds: float
     peak_rss_mb: float | None = None
+    server_cpu_s: float | None = None  # CPU the moto server spent meanwhile
 
 
 def run_processes(commands: Sequence[Sequence[str]], env: dict[str, str],

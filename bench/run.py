@@ -11,12 +11,15 @@ import json
 import os
 import sys
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import boto3
 import numpy as np
+import psutil
 import pyarrow as pa
 import yaml
 
@@ -62,7 +65,8 @@ class Row:
 class Bench:
     """Holds the emulator session, the model and the commands for each variant."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, server_pid: int) -> None:
+        self._server = psutil.Process(server_pid)
         self.settings = load_settings({})
         self.s3, self.sqs = boto3.client("s3"), boto3.client("sqs")
         self.bucket = self.settings.bucket
@@ -106,16 +110,23 @@ class Bench:
         self.enqueue(jobs)
         command = [sys.executable, "-m", "arq_batch", "worker", "--once",
                    "--concurrency", str(concurrency)]
-        return run_processes([command] * processes, self.env, parallel=True)
+        return self._with_server_cpu(run_processes, [command] * processes, self.env,
+                                     parallel=True)
 
     def baseline(self, jobs: list[tuple[str, str]]) -> Run:
         self.enqueue(jobs)
         command = [sys.executable, str(ROOT / "bench" / "baseline.py"), self.queue, self.bucket,
                    self.model_key]
-        return run_processes([command] * len(jobs), self.env)
+        return self._with_server_cpu(run_processes, [command] * len(jobs), self.env)
 
     def limit(self, src: str, dst: str) -> Run:
-        return limit_run(self.s3, self.bucket, src, dst, self.model.scorer)
+        return self._with_server_cpu(limit_run, self.s3, self.bucket, src, dst,
+                                     self.model.scorer)
+
+    def _with_server_cpu(self, measure: Callable[..., Run], *args: Any, **kwargs: Any) -> Run:
+        before = sum(self._server.cpu_times()[:2])
+        run = measure(*args, **kwargs)
+        return replace(run, server_cpu_s=sum(self._server.cpu_times()[:2]) - before)
 
     def output(self, key: str) -> bytes:
         return bytes(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
@@ -168,8 +179,8 @@ def small_files(bench: Bench, count: int, baseline_count: int) -> list[Row]:
 
 def table(rows: list[Row]) -> str:
     """Markdown table with ratios against the baseline and the limit of the same scenario."""
-    lines = ["| scenario | variant | wall s | rows/s | jobs/s | peak RSS MB | vs baseline "
-             "| vs limit |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| scenario | variant | wall s | rows/s | jobs/s | peak RSS MB | moto CPU s "
+             "| vs baseline | vs limit |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     by = {(r.scenario, r.variant): r.rate for r in rows}
     for r in rows:
         base, floor = by.get((r.scenario, "baseline")), by.get((r.scenario, "limit"))
@@ -178,8 +189,9 @@ def table(rows: list[Row]) -> str:
         rss = f"{r.run.peak_rss_mb:.0f}" if r.run.peak_rss_mb else "-"
         rate = f"{r.rows / r.run.seconds:,.0f}" if r.rows else "-"
         jobs = f"{r.jobs / r.run.seconds:.1f}" if r.jobs else "-"
+        server = f"{r.run.server_cpu_s:.1f}" if r.run.server_cpu_s is not None else "-"
         lines.append(f"| {r.scenario} | {r.variant} | {r.run.seconds:.2f} | {rate} | {jobs} "
-                     f"| {rss} | {speed} | {gap} |")
+                     f"| {rss} | {server} | {speed} | {gap} |")
     return "\n".join(lines)
 
 
@@ -191,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = QUICK if args.quick else FULL
     with tempfile.TemporaryDirectory() as tmp, Emulator() as aws:
         os.environ.update(aws.env)
-        bench = Bench(Path(tmp))
+        bench = Bench(Path(tmp), aws.pid or 0)
         data = synthetic_table(sizes["rows"], seed=2)
         rows, worst_a = single_file(bench, f"a: csv {data.num_rows:,} x 10", data, "csv", True)
         more, worst_b = single_file(bench, "b: parquet", data, "parquet", False)

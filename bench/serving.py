@@ -104,21 +104,26 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         names = model_folder(work / "ours")
+        # MLflow's default (skops) format asks which types to trust: OneHotEncoder's dtype.
         subprocess.run([mlflow_python, "-c", "import sys, joblib, mlflow.sklearn; "
-                        "mlflow.sklearn.save_model(joblib.load(sys.argv[1]), sys.argv[2])",
+                        "mlflow.sklearn.save_model(joblib.load(sys.argv[1]), sys.argv[2], "
+                        "skops_trusted_types=['numpy.dtype'])",
                         str(work / "ours" / "model.joblib"), str(work / "mlflow")], check=True,
                        capture_output=True)
         ours_port, mlflow_port = free_port(), free_port()
         env = {**os.environ, "ARQ_BATCH_CONFIG": "/dev/null"}
+        mlflow_bin = str(Path(mlflow_python).parent)
+        mlflow_env = {**env, "PATH": f"{mlflow_bin}:{env['PATH']}"}  # it execs `uvicorn`
         servers = {
             "arq-batch": (start([sys.executable, "-m", "arq_batch", "serve", "--model",
                                  str(work / "ours"), "--port", str(ours_port)],
                                 f"http://127.0.0.1:{ours_port}", env),
                           f"http://127.0.0.1:{ours_port}/invocations",
                           ",".join(map(str, SAMPLE)), "text/csv"),
-            "mlflow": (start([str(Path(mlflow_python).parent / "mlflow"), "models", "serve",
+            "mlflow": (start([str(Path(mlflow_bin) / "mlflow"), "models", "serve",
                               "-m", str(work / "mlflow"), "-p", str(mlflow_port), "-w", "1",
-                              "--env-manager", "local"], f"http://127.0.0.1:{mlflow_port}", env),
+                              "--env-manager", "local"], f"http://127.0.0.1:{mlflow_port}",
+                             mlflow_env),
                        f"http://127.0.0.1:{mlflow_port}/invocations",
                        json.dumps({"dataframe_split": {"columns": names, "data": [SAMPLE]}}),
                        "application/json"),

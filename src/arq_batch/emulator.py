@@ -57,6 +57,11 @@ class Emulator:
             time.sleep(0.1)
         return self
 
+    @property
+    def pid(self) -> int | None:
+        """The server's process id (benchmarks read its CPU time)."""
+        return self._process.pid if self._process else None
+
     def reset(self) -> None:
         """Forget every bucket, queue and object (between tests)."""
         request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
