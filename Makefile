@@ -21,7 +21,8 @@ lint: $(STAMP)
 	$(VENV)/bin/cfn-lint infra/*.yaml
 	$(VENV)/bin/hadolint --failure-threshold warning Dockerfile
 
-test: lint  ## ruff, mypy and the test suite (unit + end-to-end on a moto server)
+test: lint  ## lint, the quick benchmark's agreement check, then the test suite
+	$(PY) bench/run.py --quick
 	$(PY) -m pytest -q
 
 test-slow: $(STAMP)  ## long measurements (1 GB file), not part of make test
