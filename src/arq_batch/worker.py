@@ -162,6 +162,7 @@ class Worker:
             result = self._runner.run(job, cancelled=self._cancel.is_set)
         except Cancelled:
             self._record(job, RELEASED, error="shutdown")
+            self._heartbeat.hand_over([message])
             self._queue.set_visibility([message], 0)
             return RELEASED
         except Exception as exc:
@@ -180,11 +181,13 @@ class Worker:
         delay = backoff_seconds(message.receive_count, q.backoff_base_seconds,
                                 q.backoff_max_seconds)
         self._record(job, RETRY, logging.WARNING, error=reports.describe(error), retry_in=delay)
+        self._heartbeat.hand_over([message])
         self._queue.set_visibility([message], delay)
         return RETRY
 
     def _dead_letter(self, message: QueueMessage, job: Job | None, error: ArqError) -> str:
         report = reports.write_report(self._store, self._settings, message, job, error)
+        self._heartbeat.hand_over([message])
         self._queue.dead_letter(message, reports.describe(error))
         extra = {"message_id": message.message_id, "report": str(report)}
         if job:
@@ -211,6 +214,7 @@ class Worker:
         self._settle()
         stuck = self._running()
         if stuck:
+            self._heartbeat.hand_over(stuck)
             self._queue.set_visibility(stuck, 0)
             self.outcomes[RELEASED] += len(stuck)
         self._heartbeat.stop()
