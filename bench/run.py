@@ -116,12 +116,12 @@ class Bench:
     def baseline(self, jobs: list[tuple[str, str]]) -> Run:
         self.enqueue(jobs)
         command = [sys.executable, str(ROOT / "bench" / "baseline.py"), self.queue, self.bucket,
-                   self.model_key]
+                   self.model_key, str(self.settings.worker.gzip_level)]
         return self._with_server_cpu(run_processes, [command] * len(jobs), self.env)
 
     def limit(self, src: str, dst: str) -> Run:
         return self._with_server_cpu(limit_run, self.s3, self.bucket, src, dst,
-                                     self.model.scorer)
+                                     self.model.scorer, self.settings.worker.gzip_level)
 
     def _with_server_cpu(self, measure: Callable[..., Run], *args: Any, **kwargs: Any) -> Run:
         before = sum(self._server.cpu_times()[:2])
@@ -185,7 +185,7 @@ def table(rows: list[Row]) -> str:
     for r in rows:
         base, floor = by.get((r.scenario, "baseline")), by.get((r.scenario, "limit"))
         speed = f"{r.rate / base:.1f}x faster" if base and r.variant != "baseline" else ""
-        gap = f"{floor / r.rate:.2f}x slower" if floor and r.variant == "ours" else ""
+        gap = _versus(floor / r.rate) if floor and r.variant == "ours" else ""
         rss = f"{r.run.peak_rss_mb:.0f}" if r.run.peak_rss_mb else "-"
         rate = f"{r.rows / r.run.seconds:,.0f}" if r.rows else "-"
         jobs = f"{r.jobs / r.run.seconds:.1f}" if r.jobs else "-"
@@ -193,6 +193,11 @@ def table(rows: list[Row]) -> str:
         lines.append(f"| {r.scenario} | {r.variant} | {r.run.seconds:.2f} | {rate} | {jobs} "
                      f"| {rss} | {server} | {speed} | {gap} |")
     return "\n".join(lines)
+
+
+def _versus(ratio: float) -> str:
+    """How much slower (ratio above 1) or faster than the reference."""
+    return f"{ratio:.2f}x slower" if ratio >= 1 else f"{1 / ratio:.2f}x faster"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,6 +10,7 @@ from functools import partial
 from typing import BinaryIO, cast
 
 from arq_batch import layout, local
+from arq_batch.compress import GzipWriter
 from arq_batch.errors import Cancelled, DataError, PermanentError
 from arq_batch.formats import FileFormat, detect, open_writer, read_batches
 from arq_batch.messages import Job
@@ -17,7 +18,7 @@ from arq_batch.model import Model
 from arq_batch.ports import ObjectStore, ObjectWriter
 from arq_batch.registry import ModelRegistry
 from arq_batch.scoring import InvalidValues, LinearScorer, score
-from arq_batch.settings import Settings
+from arq_batch.settings import Settings, WorkerSettings
 from arq_batch.uris import S3Uri, is_s3
 
 RUN_ID_META = "model-run-id"
@@ -39,9 +40,12 @@ class JobResult:
 def transform(fmt: FileFormat, open_stream: Callable[[], BinaryIO],
               open_seekable: Callable[[], BinaryIO], target: ObjectWriter, scorer: LinearScorer,
               batch_rows: int, cancelled: Callable[[], bool] = lambda: False,
-              progress: Callable[[int], None] = lambda rows: None) -> int:
+              progress: Callable[[int], None] = lambda rows: None,
+              gzip_level: int = WorkerSettings.gzip_level) -> int:
     """Score every batch into ``target``; commit it only if the whole input scored."""
     writer, rows = None, 0
+    if fmt.gzip:
+        target = GzipWriter(target, gzip_level)
     try:
         for batch in read_batches(fmt, open_stream, open_seekable, batch_rows):
             if cancelled():
@@ -84,7 +88,8 @@ class JobRunner:
             open_stream=lambda: self._store.open_stream(job.input),
             open_seekable=lambda: self._store.open_seekable(job.input, info.size),
             target=self._store.open_writer(output, metadata),
-            scorer=model.scorer, batch_rows=self._settings.worker.batch_rows, cancelled=cancelled)
+            scorer=model.scorer, batch_rows=self._settings.worker.batch_rows, cancelled=cancelled,
+            gzip_level=self._settings.worker.gzip_level)
         return JobResult(job, output, rows, model.card.run_id, time.monotonic() - started)
 
     def output_for(self, job: Job) -> S3Uri:
@@ -122,7 +127,8 @@ def score_file(source: str, destination: str, model: Model, store: ObjectStore,
         store.open_writer(S3Uri.parse(destination), {RUN_ID_META: model.card.run_id})
         if is_s3(destination) else local.LocalWriter(destination))
     return transform(fmt, counted, open_seekable, target, model.scorer,
-                     settings.worker.batch_rows, progress=report)
+                     settings.worker.batch_rows, progress=report,
+                     gzip_level=settings.worker.gzip_level)
 
 
 def _readers(source: str, store: ObjectStore) -> tuple[int, Callable[[], BinaryIO],

@@ -132,18 +132,29 @@ def _best_class(scorer: LinearScorer, z: np.ndarray) -> np.ndarray:
 def _numbers(column: pa.Array | pa.ChunkedArray, name: str) -> np.ndarray:
     kind = column.type
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        text = pc.utf8_trim_whitespace(column)
-        column = pc.if_else(pc.is_in(text, value_set=_NULLS), pa.scalar(None, kind), text)
-        try:
-            column = pc.cast(column, pa.float64())
-        except pa.ArrowInvalid:
-            raise InvalidValues(_bad_numbers(column, name)) from None
+        column = _parse_numbers(column, name)
     elif not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)
               or pa.types.is_decimal(kind) or pa.types.is_null(kind)):
         raise DataError(f"column {name!r} has type {kind}, but the model needs numbers")
-    values = pc.fill_null(pc.cast(column, pa.float64()), np.nan)
+    values = pc.cast(column, pa.float64())
+    if values.null_count:
+        values = pc.fill_null(values, np.nan)
     array: np.ndarray = np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float64)
     return array
+
+
+def _parse_numbers(column: pa.Array | pa.ChunkedArray, name: str) -> pa.Array | pa.ChunkedArray:
+    """Text to float64, with pandas' missing-value tokens as nulls and spaces ignored."""
+    try:  # A clean column parses in one pass; "nan" becomes NaN, which counts as missing.
+        return pc.cast(column, pa.float64())
+    except pa.ArrowInvalid:
+        pass
+    text = pc.utf8_trim_whitespace(column)
+    column = pc.if_else(pc.is_in(text, value_set=_NULLS), pa.scalar(None, column.type), text)
+    try:
+        return pc.cast(column, pa.float64())
+    except pa.ArrowInvalid:
+        raise InvalidValues(_bad_numbers(column, name)) from None
 
 
 def _bad_numbers(column: pa.Array | pa.ChunkedArray, name: str) -> list[BadValue]:

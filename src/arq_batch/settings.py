@@ -62,6 +62,7 @@ class WorkerSettings:
     grace_seconds: float = 25.0
     batch_rows: int = 65_536
     part_size_mb: int = 8
+    gzip_level: int = 1
     model_refresh_seconds: float = 10.0
     heartbeat_file: str = "/tmp/arq-batch-heartbeat"
 
@@ -183,6 +184,8 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("log: format must be 'auto', 'json' or 'text'")
     if settings.worker.concurrency < 1:
         raise ConfigError("worker: concurrency must be at least 1")
+    if not 1 <= settings.worker.gzip_level <= 9:
+        raise ConfigError("worker: gzip_level must be between 1 and 9")
     for name, value in dataclasses.asdict(settings.prefixes).items():
         if not value.endswith("/") or value.startswith("/"):
             raise ConfigError(f"prefixes: {name} must end with '/' and not start with one")

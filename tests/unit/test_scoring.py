@@ -77,3 +77,16 @@ def test_a_missing_model_column_is_a_data_error(mass_model) -> None:
     _, scorer, x = mass_model
     with pytest.raises(DataError, match=r"missing column.*island"):
         score(as_text_batch(x.drop(columns=["island"]).head(2)), scorer)
+
+
+@pytest.mark.parametrize("spelling", ["nan", "NaN", "", "NA", " NA ", "null", "-nan"])
+def test_every_spelling_of_missing_scores_as_missing(mass_model, spelling: str) -> None:
+    pipeline, scorer, x = mass_model
+    rows = x.head(2).copy()
+    text = as_text_batch(rows).to_pandas()
+    text.loc[0, "bill_length_mm"] = spelling
+    text.loc[1, "bill_length_mm"] = f" {text.loc[1, 'bill_length_mm']} "  # spaces are ignored
+    rows.loc[rows.index[0], "bill_length_mm"] = np.nan
+    out = score(pa.RecordBatch.from_pandas(text, preserve_index=False), scorer)
+    np.testing.assert_allclose(out.column("score").to_numpy(), pipeline.predict(rows),
+                               rtol=1e-10)
