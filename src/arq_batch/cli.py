@@ -71,7 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--input", required=True)
     score.add_argument("--output", required=True)
     score.add_argument("--model")
-    _add_serving(add)
+    serve = add("serve", cmd_serve, "the real-time endpoint (SageMaker inference contract)")
+    serve.add_argument("--model")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
     endpoint = add("endpoint", cmd_endpoint, "create, invoke or delete a background endpoint")
     endpoint.add_argument("action", choices=("create", "invoke", "delete"))
     endpoint.add_argument("--name", default="arq-batch")
@@ -86,13 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_serving(add: Callable[..., argparse.ArgumentParser]) -> None:
-    from arq_batch.serving import cmd_serve
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> Result:
+    """Serve the model over HTTP until stopped."""
+    from arq_batch import serving  # the web stack is the endpoint's alone
 
-    serve = add("serve", cmd_serve, "the real-time endpoint (SageMaker inference contract)")
-    serve.add_argument("--model")
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
+    return serving.cmd_serve(args, settings)
 
 
 def cmd_provision(args: argparse.Namespace, settings: Settings) -> Result:

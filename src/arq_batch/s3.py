@@ -49,11 +49,16 @@ class S3Store:
 
     def open_stream(self, uri: S3Uri) -> BinaryIO:
         """A forward-only stream of the object's bytes; nothing is buffered to disk."""
+        return self.open_object(uri)[1]
+
+    def open_object(self, uri: S3Uri) -> tuple[ObjectInfo, BinaryIO]:
+        """What a HEAD would say, and the bytes as a stream, from one GET."""
         try:
-            body = self._s3.get_object(Bucket=uri.bucket, Key=uri.key)["Body"]
+            r = self._s3.get_object(Bucket=uri.bucket, Key=uri.key)
         except Exception as exc:
             raise classify(exc) from exc
-        return cast(BinaryIO, _StreamReader(body))
+        info = ObjectInfo(r["ContentLength"], r["ETag"].strip('"'), r.get("Metadata", {}))
+        return info, cast(BinaryIO, _StreamReader(r["Body"]))
 
     def open_seekable(self, uri: S3Uri, size: int) -> BinaryIO:
         """A seekable file served by ranged GETs (Parquet reads its footer first)."""

@@ -27,6 +27,9 @@ logger = logging.getLogger(__name__)
 DONE, RETRY, DEAD, RELEASED = "done", "retry", "dead", "released"
 _BUSY_POLL_SECONDS = 1  # short polls while jobs run, so completions are settled promptly
 _CANCEL_WAIT_SECONDS = 3.0
+# Done messages are deleted in batches of up to ten, at most this long after their jobs;
+# a delete lost meanwhile only means a redelivery that finds its output and skips.
+_DELETE_DELAY_SECONDS = 1.0
 HISTORY = 1000
 
 
@@ -46,6 +49,7 @@ class Worker:
         self._in_flight: dict[Future[str], QueueMessage] = {}
         self._lock = threading.Lock()  # guards _in_flight against the heartbeat's reads
         self._to_delete: list[QueueMessage] = []
+        self._delete_due = 0.0
         self._stop = threading.Event()
         self._cancel = threading.Event()
         self._stop_at = 0.0
@@ -90,7 +94,7 @@ class Worker:
 
     def _receive(self) -> list[QueueMessage]:
         idle_wait = self._settings.queue_settings.wait_time_seconds
-        wait_seconds = _BUSY_POLL_SECONDS if self._in_flight else idle_wait
+        wait_seconds = _BUSY_POLL_SECONDS if self._in_flight or self._to_delete else idle_wait
         free = self._concurrency - len(self._in_flight)
         try:
             received = self._queue.receive(min(10, free), wait_seconds)
@@ -119,14 +123,17 @@ class Worker:
                 del self._in_flight[future]
         return done
 
-    def _settle(self) -> None:
-        """Collect finished jobs; batch-delete the done ones."""
+    def _settle(self, force: bool = False) -> None:
+        """Collect finished jobs; batch-delete the done ones once ten or a second old."""
         for future, message in self._take_finished():
             outcome = future.result()
             self.outcomes[outcome] += 1
             if outcome == DONE:
+                if not self._to_delete:
+                    self._delete_due = time.monotonic() + _DELETE_DELAY_SECONDS
                 self._to_delete.append(message)
-        if self._to_delete:
+        due = len(self._to_delete) >= 10 or time.monotonic() >= self._delete_due
+        if self._to_delete and (force or due):
             batch, self._to_delete = self._to_delete, []
             try:
                 self._queue.delete(batch)
@@ -211,7 +218,7 @@ class Worker:
         if any(not f.done() for f in self._in_flight):
             self._cancel.set()
             wait(list(self._in_flight), timeout=_CANCEL_WAIT_SECONDS)
-        self._settle()
+        self._settle(force=True)
         stuck = self._running()
         if stuck:
             self._heartbeat.hand_over(stuck)

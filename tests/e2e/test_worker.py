@@ -144,13 +144,12 @@ def big_job(s3, key: str = "data/input/big.csv", copies: int = 6000) -> int:
     return 344 * copies
 
 
-def wait_in_flight(worker, sqs) -> None:
-    def in_flight() -> bool:
-        attrs = sqs.get_queue_attributes(QueueUrl=queue_url(sqs), AttributeNames=[
-            "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
-        return int(attrs["ApproximateNumberOfMessagesNotVisible"]) == 1
-    worker.wait_for(in_flight)
-    time.sleep(1.0)  # well into the job: reading and uploading
+def wait_mid_job(worker, s3) -> None:
+    """Until the job's output upload has begun: well into the job, with most still to do.
+
+    (The first 8 MB part of a ~100 MB output; a fixed sleep instead raced the job.)"""
+    worker.wait_for(lambda: bool(s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads")),
+                    timeout=60)
 
 
 def test_kill_9_mid_job_then_a_new_worker_completes_it_once(
@@ -159,7 +158,7 @@ def test_kill_9_mid_job_then_a_new_worker_completes_it_once(
     config_file(queue_settings={"visibility_timeout": 4})
     rows = big_job(s3)
     first = start_worker()
-    wait_in_flight(first, sqs)
+    wait_mid_job(first, s3)
     first.signal(signal.SIGKILL)
     first.process.wait()
     assert not exists(s3, "data/output/big.csv")  # nothing partial is visible
@@ -176,9 +175,9 @@ def test_kill_9_mid_job_then_a_new_worker_completes_it_once(
 
 
 def test_sigterm_lets_the_running_job_finish_and_exits_0(s3, sqs, trained, start_worker) -> None:
-    rows = big_job(s3, copies=2000)
+    rows = big_job(s3)
     worker = start_worker()
-    wait_in_flight(worker, sqs)
+    wait_mid_job(worker, s3)
     worker.signal(signal.SIGTERM)
     assert worker.process.wait(timeout=30) == 0
     assert read_csv(s3, "data/output/big.csv").num_rows == rows
@@ -191,7 +190,7 @@ def test_sigterm_past_the_grace_period_releases_the_message(
     config_file(worker={"grace_seconds": 0.2})
     big_job(s3)
     worker = start_worker()
-    wait_in_flight(worker, sqs)
+    wait_mid_job(worker, s3)
     worker.signal(signal.SIGTERM)
     assert worker.process.wait(timeout=30) == 0
     assert [e["outcome"] for e in worker.jobs()] == ["released"]
@@ -226,7 +225,7 @@ def test_a_job_longer_than_the_visibility_timeout_is_not_redelivered(
     s3, sqs, trained, config_file, start_worker,
 ) -> None:
     config_file(queue_settings={"visibility_timeout": 2})
-    big_job(s3)
+    big_job(s3, copies=15000)  # ~5 s of work
     worker = start_worker("--concurrency", "2")
     worker.wait_for(lambda: exists(s3, "data/output/big.csv"), timeout=120)
     finished = [e for e in worker.jobs() if e["input"].endswith("big.csv")]
