@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import resource
 import subprocess
 import time
 import zlib
@@ -27,13 +28,19 @@ class Run:
 
     seconds: float
     peak_rss_mb: float | None = None
+    cpu_s: float | None = None  # CPU the variant itself spent (user + system, all threads)
     server_cpu_s: float | None = None  # CPU the moto server spent meanwhile
+
+
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_processes(commands: Sequence[Sequence[str]], env: dict[str, str],
                   parallel: bool = False) -> Run:
     """Run commands (one after another, or all at once) sampling the peak RSS of each."""
-    started, peak = time.monotonic(), 0
+    started, peak, cpu = time.monotonic(), 0, _cpu(resource.RUSAGE_CHILDREN)
     batches = [commands] if parallel else [[c] for c in commands]
     for batch in batches:
         procs = [subprocess.Popen(c, env=env, stdout=subprocess.DEVNULL,
@@ -45,7 +52,7 @@ def run_processes(commands: Sequence[Sequence[str]], env: dict[str, str],
         failed = [p.returncode for p in procs if p.returncode]
         if failed:
             raise RuntimeError(f"{batch[0]} exited with {failed}")
-    return Run(time.monotonic() - started, peak / 1e6)
+    return Run(time.monotonic() - started, peak / 1e6, _cpu(resource.RUSAGE_CHILDREN) - cpu)
 
 
 def _rss(process: psutil.Process) -> int:
@@ -58,7 +65,7 @@ def _rss(process: psutil.Process) -> int:
 def limit_run(s3: Any, bucket: str, key: str, out_key: str, scorer: LinearScorer,
               gzip_level: int) -> Run:
     """The floor: GET whole, parse in memory (all cores), score, write, PUT; no worker."""
-    started = time.monotonic()
+    started, cpu = time.monotonic(), _cpu(resource.RUSAGE_SELF)
     source: Any = pa.BufferReader(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
     if key.endswith(".parquet"):
         table = pq.read_table(source)
@@ -75,7 +82,7 @@ def limit_run(s3: Any, bucket: str, key: str, out_key: str, scorer: LinearScorer
     if key.endswith(".gz"):  # at the worker's level: the same bytes
         body = zlib.compress(body, gzip_level, wbits=31)
     s3.put_object(Bucket=bucket, Key=out_key, Body=body)
-    return Run(time.monotonic() - started)
+    return Run(time.monotonic() - started, cpu_s=_cpu(resource.RUSAGE_SELF) - cpu)
 
 
 def synthetic_table(rows: int, seed: int) -> pa.Table:

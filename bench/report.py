@@ -1,11 +1,14 @@
-"""docs/performance.md is written by two benchmarks; each replaces only its own section."""
+"""The batch results table, and docs/performance.md, where each benchmark replaces only its
+own section."""
 
 from __future__ import annotations
 
 import os
 import platform
 import re
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 HEADER = """# Performance
 
@@ -23,3 +26,27 @@ def replace_section(path: Path, name: str, body: str) -> None:
     text = pattern.sub(lambda _: block, text) if pattern.search(text) else \
         f"{text.rstrip()}\n\n{block}\n"
     path.write_text(text)
+
+
+def table(rows: Sequence[Any]) -> str:
+    """Markdown table with ratios against the baseline and the limit of the same scenario."""
+    lines = ["| scenario | variant | wall s | rows/s | jobs/s | peak RSS MB | CPU s | moto CPU s "
+             "| vs baseline | vs limit |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    by = {(r.scenario, r.variant): r.rate for r in rows}
+    for r in rows:
+        base, floor = by.get((r.scenario, "baseline")), by.get((r.scenario, "limit"))
+        speed = f"{r.rate / base:.1f}x faster" if base and r.variant != "baseline" else ""
+        gap = _versus(floor / r.rate) if floor and r.variant == "ours" else ""
+        rss = f"{r.run.peak_rss_mb:.0f}" if r.run.peak_rss_mb else "-"
+        rate = f"{r.rows / r.run.seconds:,.0f}" if r.rows else "-"
+        jobs = f"{r.jobs / r.run.seconds:.1f}" if r.jobs else "-"
+        cpu, server = (f"{v:.1f}" if v is not None else "-"
+                       for v in (r.run.cpu_s, r.run.server_cpu_s))
+        lines.append(f"| {r.scenario} | {r.variant} | {r.run.seconds:.2f} | {rate} | {jobs} "
+                     f"| {rss} | {cpu} | {server} | {speed} | {gap} |")
+    return "\n".join(lines)
+
+
+def _versus(ratio: float) -> str:
+    """How much slower (ratio above 1) or faster than the reference."""
+    return f"{ratio:.2f}x slower" if ratio >= 1 else f"{1 / ratio:.2f}x faster"

@@ -9,8 +9,6 @@ import sys
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import joblib
-
 from arq_batch import __version__
 from arq_batch.compiler import scorer_from_json
 from arq_batch.errors import ModelError
@@ -84,6 +82,8 @@ def sha256(data: bytes) -> str:
 
 def dump_pipeline(pipeline: Any) -> tuple[bytes, str]:
     """The joblib bytes of a fitted pipeline and their sha256."""
+    import joblib  # only training and load_pipeline need it; workers never unpickle
+
     buffer = io.BytesIO()
     joblib.dump(pipeline, buffer)
     data = buffer.getvalue()
@@ -106,6 +106,8 @@ def load_pipeline(card_bytes: bytes, artifact: bytes, source: str) -> Any:
     """The fitted scikit-learn pipeline, unpickled only after its sha256 matches the card."""
     card = ModelCard.from_json(card_bytes, source)
     _verify(artifact, card.sha256, f"{source}/{MODEL_FILE}")
+    import joblib
+
     try:
         return joblib.load(io.BytesIO(artifact))
     except Exception as exc:  # a verified but unusable artifact is still a bad model

@@ -93,8 +93,11 @@ class Worker:
         self._settle()
 
     def _receive(self) -> list[QueueMessage]:
-        idle_wait = self._settings.queue_settings.wait_time_seconds
-        wait_seconds = _BUSY_POLL_SECONDS if self._in_flight or self._to_delete else idle_wait
+        wait_seconds = self._settings.queue_settings.wait_time_seconds
+        if self._in_flight:
+            wait_seconds = _BUSY_POLL_SECONDS
+        elif self._to_delete:  # a long poll must not hold up the pending deletes
+            wait_seconds = min(wait_seconds, _BUSY_POLL_SECONDS)
         free = self._concurrency - len(self._in_flight)
         try:
             received = self._queue.receive(min(10, free), wait_seconds)
