@@ -27,9 +27,10 @@ logger = logging.getLogger(__name__)
 DONE, RETRY, DEAD, RELEASED = "done", "retry", "dead", "released"
 _BUSY_POLL_SECONDS = 1  # short polls while jobs run, so completions are settled promptly
 _CANCEL_WAIT_SECONDS = 3.0
-# Done messages are deleted in batches of up to ten, at most this long after their jobs;
-# a delete lost meanwhile only means a redelivery that finds its output and skips.
-_DELETE_DELAY_SECONDS = 1.0
+# Done messages are deleted in batches of up to ten, at most this long after their jobs (or
+# a tenth of the visibility timeout, if shorter); a lost delete only means a redelivery
+# that finds its output and skips.
+_MAX_DELETE_DELAY_SECONDS = 1.0
 HISTORY = 1000
 
 
@@ -50,6 +51,8 @@ class Worker:
         self._lock = threading.Lock()  # guards _in_flight against the heartbeat's reads
         self._to_delete: list[QueueMessage] = []
         self._delete_due = 0.0
+        self._delete_delay = min(_MAX_DELETE_DELAY_SECONDS,
+                                 settings.queue_settings.visibility_timeout / 10)
         self._stop = threading.Event()
         self._cancel = threading.Event()
         self._stop_at = 0.0
@@ -78,9 +81,11 @@ class Worker:
             while not self._stop.is_set():
                 self._wait_for_free_slot()
                 received = self._receive()
-                if not received and self._once and not self._in_flight:
-                    reason = "queue is empty"
-                    break
+                if not received:
+                    self._settle(force=True)  # the queue is dry: no batch worth waiting for
+                    if self._once and not self._in_flight:
+                        reason = "queue is empty"
+                        break
                 for message in received:
                     self._dispatch(message)
         finally:
@@ -127,13 +132,13 @@ class Worker:
         return done
 
     def _settle(self, force: bool = False) -> None:
-        """Collect finished jobs; batch-delete the done ones once ten or a second old."""
+        """Collect finished jobs; batch-delete the done ones once ten or the delay is up."""
         for future, message in self._take_finished():
             outcome = future.result()
             self.outcomes[outcome] += 1
             if outcome == DONE:
                 if not self._to_delete:
-                    self._delete_due = time.monotonic() + _DELETE_DELAY_SECONDS
+                    self._delete_due = time.monotonic() + self._delete_delay
                 self._to_delete.append(message)
         due = len(self._to_delete) >= 10 or time.monotonic() >= self._delete_due
         if self._to_delete and (force or due):
