@@ -84,18 +84,20 @@ class JobRunner:
         # one GET, whose headers give the ETag: one request less per small job.
         info, stream = ((self._store.head(job.input), None) if fmt.kind == "parquet"
                         else self._store.open_object(job.input))
-        metadata = {RUN_ID_META: model.card.run_id, ETAG_META: info.etag}
-        if self._already_done(output, metadata):
-            if stream is not None:
+        try:
+            metadata = {RUN_ID_META: model.card.run_id, ETAG_META: info.etag}
+            if self._already_done(output, metadata):
+                return JobResult(job, output, 0, model.card.run_id,
+                                 time.monotonic() - started, True)
+            rows = transform(
+                fmt, open_stream=lambda: cast(BinaryIO, stream),
+                open_seekable=lambda: self._store.open_seekable(job.input, info.size),
+                target=self._store.open_writer(output, metadata), scorer=model.scorer,
+                batch_rows=self._settings.worker.batch_rows, cancelled=cancelled,
+                gzip_level=self._settings.worker.gzip_level)
+        finally:
+            if stream is not None:  # read to the end, or not needed after all
                 stream.close()
-            return JobResult(job, output, 0, model.card.run_id, time.monotonic() - started, True)
-        rows = transform(
-            fmt,
-            open_stream=lambda: stream or self._store.open_stream(job.input),
-            open_seekable=lambda: self._store.open_seekable(job.input, info.size),
-            target=self._store.open_writer(output, metadata),
-            scorer=model.scorer, batch_rows=self._settings.worker.batch_rows, cancelled=cancelled,
-            gzip_level=self._settings.worker.gzip_level)
         return JobResult(job, output, rows, model.card.run_id, time.monotonic() - started)
 
     def output_for(self, job: Job) -> S3Uri:
