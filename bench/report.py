@@ -37,9 +37,9 @@ def table(rows: Sequence[Any]) -> str:
         base, floor = by.get((r.scenario, "baseline")), by.get((r.scenario, "limit"))
         speed = f"{r.rate / base:.1f}x faster" if base and r.variant != "baseline" else ""
         gap = _versus(floor / r.rate) if floor and r.variant == "ours" else ""
-        rss = f"{r.run.peak_rss_mb:.0f}" if r.run.peak_rss_mb else "-"
-        rate = f"{r.rows / r.run.seconds:,.0f}" if r.rows else "-"
-        jobs = f"{r.jobs / r.run.seconds:.1f}" if r.jobs else "-"
+        rss = f"{r.peak_rss_mb:.0f}" if r.peak_rss_mb else "-"
+        rate = f"{r.rate:,.0f}" if r.rows else "-"
+        jobs = f"{r.rate:.1f}" if r.jobs else "-"
         cpu, server = (f"{v:.1f}" if v is not None else "-"
                        for v in (r.run.cpu_s, r.run.server_cpu_s))
         lines.append(f"| {r.scenario} | {r.variant} | {r.run.seconds:.2f} | {rate} | {jobs} "

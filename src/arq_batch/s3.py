@@ -45,7 +45,7 @@ class S3Store:
             r = self._s3.head_object(Bucket=uri.bucket, Key=uri.key)
         except Exception as exc:
             raise classify(exc) from exc
-        return ObjectInfo(r["ContentLength"], r["ETag"].strip('"'), r.get("Metadata", {}))
+        return _info(r)
 
     def open_stream(self, uri: S3Uri) -> BinaryIO:
         """A forward-only stream of the object's bytes; nothing is buffered to disk."""
@@ -57,8 +57,7 @@ class S3Store:
             r = self._s3.get_object(Bucket=uri.bucket, Key=uri.key)
         except Exception as exc:
             raise classify(exc) from exc
-        info = ObjectInfo(r["ContentLength"], r["ETag"].strip('"'), r.get("Metadata", {}))
-        return info, cast(BinaryIO, _StreamReader(r["Body"]))
+        return _info(r), cast(BinaryIO, _StreamReader(r["Body"]))
 
     def open_seekable(self, uri: S3Uri, size: int) -> BinaryIO:
         """A seekable file served by ranged GETs (Parquet reads its footer first)."""
@@ -86,6 +85,12 @@ class S3Store:
             Bucket=uri.bucket, Prefix=uri.key)
         for page in pages:
             yield from (item["Key"] for item in page.get("Contents", []))
+
+
+def _info(response: Mapping[str, Any]) -> ObjectInfo:
+    """Size, ETag and metadata from a HEAD or GET response (same headers)."""
+    return ObjectInfo(response["ContentLength"], response["ETag"].strip('"'),
+                      response.get("Metadata", {}))
 
 
 def _sse_args(encryption: Encryption) -> dict[str, str]:
