@@ -8,22 +8,24 @@ ARG PYTHON_IMAGE=python:3.11-slim
 FROM ${PYTHON_IMAGE} AS build
 ARG EXTRAS=""
 WORKDIR /src
-COPY requirements.txt pyproject.toml README.md ./
+COPY requirements*.txt pyproject.toml README.md ./
 COPY src ./src
-# requirements.txt pins every version; pyproject.toml decides which packages this needs.
-# Then trim what nothing we import uses or links (checked with ldd): Arrow Flight, Arrow's
-# own cloud filesystems (we use boto3), headers, C++ tests, and pip itself (~90 MB). The
+# requirements.txt is the runtime lock (requirements-train.txt adds training on top); the
+# package itself goes in with --no-deps, so nothing outside the locks is installed. Then
+# trim what nothing we import uses or links (checked with ldd): Arrow Flight, Arrow's own
+# cloud filesystems (we use boto3), headers, C++ tests, and pip itself (~90 MB). The
 # import at the end fails the build if the trim ever cuts too deep.
 RUN python -m venv /opt/venv \
  && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check \
-      -c requirements.txt ".${EXTRAS:+[$EXTRAS]}" \
+      -r "requirements${EXTRAS:+-$EXTRAS}.txt" \
+ && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check --no-deps . \
  && arrow="$(echo /opt/venv/lib/python3*/site-packages/pyarrow)" \
  && rm -rf "$arrow"/tests "$arrow"/include "$arrow"/*flight* "$arrow"/libarrow_s3.so* \
       "$arrow"/_s3fs.* "$arrow"/_gcsfs.* "$arrow"/_azurefs.* "$arrow"/_hdfs.* \
       "$arrow"/_pyarrow_cpp_tests.* \
  && /opt/venv/bin/pip uninstall --yes --quiet pip setuptools \
  && /opt/venv/bin/python -c "import pyarrow.csv, pyarrow.json, pyarrow.parquet, \
-      pyarrow.compute, arq_batch.main, arq_batch.serving, arq_batch.health"
+      pyarrow.compute, arq_batch.worker.main, arq_batch.serving.app, arq_batch.worker.health"
 
 FROM ${PYTHON_IMAGE}
 LABEL org.opencontainers.image.title="arq-batch" \

@@ -24,12 +24,12 @@ import psutil
 import pyarrow as pa
 import yaml
 
-from arq_batch.emulator import Emulator
-from arq_batch.provision import provision
-from arq_batch.registry import ModelRegistry
-from arq_batch.s3 import S3Store
-from arq_batch.settings import load_settings
-from arq_batch.training import TrainRequest, train
+from arq_batch.aws.emulator import Emulator
+from arq_batch.aws.model_store import ModelStore
+from arq_batch.aws.provision import provision
+from arq_batch.aws.s3 import S3Store
+from arq_batch.core.settings import load_settings
+from arq_batch.training.pipeline import TrainRequest, train
 from measure import (  # bench/ is a folder of scripts: `python bench/run.py` finds it
     Run,
     csv_bytes,
@@ -85,7 +85,7 @@ class Bench:
         data.write_bytes(training_csv())
         store = S3Store(self.settings.encryption)
         run_id = train(TrainRequest(str(data), "y"), store, self.settings).run_id
-        self.model = ModelRegistry(store, self.settings).get()
+        self.model = ModelStore(store, self.settings).get()
         self.model_key = f"{self.settings.prefixes.model}{run_id}/model.joblib"
         config = workdir / "config.yaml"
         config.write_text(yaml.safe_dump({"queue_settings": {"wait_time_seconds": 0},

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from arq_batch import learn
-from arq_batch.compiler import compile_pipeline, scorer_to_json
-from arq_batch.emulator import free_port
-from arq_batch.model import ModelCard, dump_pipeline, runtime_versions, sha256
-from arq_batch.scoring import NULL_TOKENS
-from arq_batch.training import clean
+from arq_batch.aws.emulator import free_port
+from arq_batch.core.artifacts import ModelCard, dump_pipeline, runtime_versions, sha256
+from arq_batch.core.compiler import compile_pipeline, scorer_to_json
+from arq_batch.core.scoring import NULL_TOKENS
+from arq_batch.training import estimators
+from arq_batch.training.pipeline import clean
 from report import replace_section
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,8 +37,8 @@ def model_folder(folder: Path) -> list[str]:
     """Train the penguin species classifier into a local run folder; returns feature names."""
     frame = clean(pd.read_csv(ROOT / "data" / "penguins.csv", keep_default_na=False,
                               na_values=list(NULL_TOKENS)), "species")
-    features = learn.features_of(frame, "species")
-    pipeline = learn.build_pipeline(features, "multiclass_classifier")
+    features = estimators.features_of(frame, "species")
+    pipeline = estimators.build_pipeline(features, "multiclass_classifier")
     names = [f.name for f in features]
     pipeline.fit(frame[names], frame["species"])
     artifact, digest = dump_pipeline(pipeline)

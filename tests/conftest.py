@@ -8,12 +8,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from arq_batch import learn
-from arq_batch.compiler import compile_pipeline
-from arq_batch.model import ModelCard, dump_pipeline
-from arq_batch.scoring import NULL_TOKENS
-from arq_batch.settings import Settings, load_settings
-from arq_batch.training import clean
+from arq_batch.core.artifacts import ModelCard, dump_pipeline
+from arq_batch.core.compiler import compile_pipeline
+from arq_batch.core.scoring import NULL_TOKENS
+from arq_batch.core.settings import Settings, load_settings
+from arq_batch.training import estimators
+from arq_batch.training.pipeline import clean
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 PENGUINS = DATA / "penguins.csv"
@@ -31,9 +31,9 @@ def settings() -> Settings:
 def fit(target: str, predictor: str = "auto", path: Path = PENGUINS):
     """A fitted pipeline and its card, without any AWS: what training publishes."""
     frame = clean(pd.read_csv(path, keep_default_na=False, na_values=list(NULL_TOKENS)), target)
-    kind = learn.choose_predictor(frame[target], predictor)
-    features = learn.features_of(frame, target)
-    pipeline = learn.build_pipeline(features, kind)
+    kind = estimators.choose_predictor(frame[target], predictor)
+    features = estimators.features_of(frame, target)
+    pipeline = estimators.build_pipeline(features, kind)
     x = frame[[f.name for f in features]]
     pipeline.fit(x, frame[target])
     classes = tuple(getattr(pipeline.named_steps["model"], "classes_", ()))

@@ -11,10 +11,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from arq_batch.cli import main
-from arq_batch.s3 import S3Store
-from arq_batch.settings import load_settings
-from arq_batch.uris import S3Uri
+from arq_batch.aws.s3 import S3Store
+from arq_batch.cli.main import main
+from arq_batch.core.settings import load_settings
+from arq_batch.core.uris import S3Uri
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from arq_batch.cli import main
+from arq_batch.cli.main import main
 
 if __name__ == "__main__":
     sys.exit(main(["send", *sys.argv[1:]]))

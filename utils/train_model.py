@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from arq_batch.cli import main
+from arq_batch.cli.main import main
 
 DEFAULT = ["--data", str(Path(__file__).resolve().parents[1] / "data" / "salary.csv"),
            "--target", "Salary"]

@@ -1,5 +1,5 @@
 """``python -m arq_batch`` is the same CLI as ``arq-batch``."""
 
-from arq_batch.cli import main
+from arq_batch.cli.main import main
 
 raise SystemExit(main())

@@ -16,7 +16,7 @@ import boto3
 import pytest
 import yaml
 
-from arq_batch.emulator import Emulator
+from arq_batch.aws.emulator import Emulator
 
 ROOT = Path(__file__).resolve().parents[2]
 

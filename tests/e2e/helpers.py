@@ -8,13 +8,13 @@ from typing import Any
 
 import pyarrow.csv as pacsv
 
-from arq_batch.layout import CARD_FILE, MODEL_FILE
-from arq_batch.model import load_pipeline
-from arq_batch.provision import provision
-from arq_batch.registry import ModelRegistry
-from arq_batch.s3 import S3Store
-from arq_batch.settings import load_settings
-from arq_batch.training import TrainRequest, train
+from arq_batch.aws.model_store import ModelStore
+from arq_batch.aws.provision import provision
+from arq_batch.aws.s3 import S3Store
+from arq_batch.core.artifacts import load_pipeline
+from arq_batch.core.layout import CARD_FILE, MODEL_FILE
+from arq_batch.core.settings import load_settings
+from arq_batch.training.pipeline import TrainRequest, train
 
 from ..conftest import PENGUINS
 
@@ -62,7 +62,7 @@ def expected_labels(table: Any) -> list[Any]:
     """What the latest model's own scikit-learn pipeline predicts for these rows."""
     settings = load_settings()
     store = S3Store(settings.encryption)
-    folder = ModelRegistry(store, settings).latest_uri()
+    folder = ModelStore(store, settings).latest_uri()
     card = store.get_bytes(folder.child(CARD_FILE))
     pipeline = load_pipeline(card, store.get_bytes(folder.child(MODEL_FILE)), str(folder))
     features = [f["name"] for f in json.loads(card)["features"]]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from arq_batch.emulator import Emulator
+from arq_batch.aws.emulator import Emulator
 
 from .helpers import BUCKET, exists, penguins_csv, provision_and_train, read_csv
 

@@ -17,14 +17,15 @@ import pytest
 import uvicorn
 from botocore.config import Config
 
-from arq_batch import endpoint, local
-from arq_batch.emulator import free_port
-from arq_batch.formats import detect
-from arq_batch.jobs import transform
-from arq_batch.registry import ModelRegistry
-from arq_batch.s3 import S3Store
-from arq_batch.serving import create_app
-from arq_batch.settings import load_settings
+from arq_batch.aws.emulator import free_port
+from arq_batch.aws.model_store import ModelStore
+from arq_batch.aws.s3 import S3Store
+from arq_batch.core.formats import detect
+from arq_batch.core.settings import load_settings
+from arq_batch.core.transform import transform
+from arq_batch.serving import lifecycle
+from arq_batch.serving.app import create_app
+from arq_batch.worker import files
 
 from ..conftest import PENGUINS
 from .helpers import provision_and_train
@@ -36,7 +37,7 @@ SAMPLE = ["Biscoe", 48.6, 16.0, 230, 5800, "male", 2008]  # model.json feature o
 def model(config_file) -> Any:
     provision_and_train("species")
     settings = load_settings()
-    return ModelRegistry(S3Store(settings.encryption), settings).get()
+    return ModelStore(S3Store(settings.encryption), settings).get()
 
 
 @pytest.fixture
@@ -96,8 +97,8 @@ def test_predictions_equal_the_batch_workers(runtime, model, tmp_path) -> None:
     source, target = tmp_path / "in.csv", tmp_path / "out.csv"
     source.write_text("\n".join([",".join(header), *rows]) + "\n")
     transform(detect("in.csv"),
-              lambda: local.open_file(str(source)), lambda: local.open_file(str(source)),
-              local.LocalWriter(str(target)), model.scorer, 100)
+              lambda: files.open_file(str(source)), lambda: files.open_file(str(source)),
+              files.LocalWriter(str(target)), model.scorer, 100)
     batch = pacsv.read_csv(target)
     assert [p["predicted_label"] for p in online] == batch["predicted_label"].to_pylist()
     assert [max(p["score"]) for p in online] == pytest.approx(batch["score"].to_pylist(),
@@ -128,11 +129,11 @@ def test_bad_requests_get_their_status_and_the_server_keeps_serving(
 
 
 def test_the_lifecycle_leaves_no_process_or_port_behind(model) -> None:
-    created = endpoint.create("lifecycle-test")
+    created = lifecycle.create("lifecycle-test")
     port = int(created.url.rsplit(":", 1)[1])
-    answer = json.loads(endpoint.invoke(created, ",".join(map(str, SAMPLE)).encode(), "text/csv"))
+    answer = json.loads(lifecycle.invoke(created, ",".join(map(str, SAMPLE)).encode(), "text/csv"))
     assert answer["predictions"][0]["predicted_label"] == "Gentoo"
-    endpoint.delete("lifecycle-test")
+    lifecycle.delete("lifecycle-test")
     with pytest.raises(ProcessLookupError):
         os.kill(created.pid, 0)
     with pytest.raises(ConnectionRefusedError):  # nothing listens there any more

@@ -11,11 +11,11 @@ from unittest import mock
 
 import pytest
 
-from arq_batch.errors import ModelError
-from arq_batch.registry import ModelRegistry, check_model_uri
-from arq_batch.s3 import S3Store
-from arq_batch.settings import load_settings
-from arq_batch.uris import S3Uri
+from arq_batch.aws.model_store import ModelStore, check_model_uri
+from arq_batch.aws.s3 import S3Store
+from arq_batch.core.errors import ModelError
+from arq_batch.core.settings import load_settings
+from arq_batch.core.uris import S3Uri
 
 from ..conftest import PENGUINS, SALARY
 from .conftest import cli
@@ -112,7 +112,7 @@ def test_a_flipped_byte_is_refused_before_unpickling(s3, config_file) -> None:
     blob[len(blob) // 2] ^= 0x01
     s3.put_object(Bucket=BUCKET, Key=key, Body=bytes(blob))
     settings = load_settings()
-    registry = ModelRegistry(S3Store(settings.encryption), settings)
+    registry = ModelStore(S3Store(settings.encryption), settings)
     with mock.patch("joblib.load") as unpickle, pytest.raises(ModelError, match="sha256 mismatch"):
         registry.get(S3Uri(BUCKET, f"model/output/{run}/"))
     unpickle.assert_not_called()
@@ -132,7 +132,7 @@ def test_a_new_latest_model_is_picked_up_without_restart(config_file) -> None:
     settings = load_settings()
     first = json.loads(cli("train", "--data", str(SALARY), "--target", "Salary", "--json").stdout)
     now = [0.0]
-    registry = ModelRegistry(S3Store(settings.encryption), settings, clock=lambda: now[0])
+    registry = ModelStore(S3Store(settings.encryption), settings, clock=lambda: now[0])
     assert registry.get().card.run_id == first["run_id"]
     now[0] += settings.worker.model_refresh_seconds  # the pointer's cache has expired
     time.sleep(1.1)  # run ids have one-second resolution plus a random suffix

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from arq_batch import local
-from arq_batch.compress import GzipWriter
+from arq_batch.core.formats.compression import GzipWriter
+from arq_batch.worker import files
 
 
 def chunks() -> list[bytes]:
@@ -18,7 +18,7 @@ def chunks() -> list[bytes]:
 
 def test_chunks_come_out_in_order(tmp_path: Path) -> None:
     path = tmp_path / "out.csv.gz"
-    writer, written = GzipWriter(local.LocalWriter(str(path)), level=1), chunks()
+    writer, written = GzipWriter(files.LocalWriter(str(path)), level=1), chunks()
     for chunk in written:
         writer.write(chunk)
     writer.close()
@@ -27,14 +27,14 @@ def test_chunks_come_out_in_order(tmp_path: Path) -> None:
 
 def test_an_aborted_output_leaves_nothing(tmp_path: Path) -> None:
     path = tmp_path / "out.csv.gz"
-    writer = GzipWriter(local.LocalWriter(str(path)), level=9)
+    writer = GzipWriter(files.LocalWriter(str(path)), level=9)
     for chunk in chunks():
         writer.write(chunk)
     writer.abort()
     assert list(tmp_path.iterdir()) == []
 
 
-class FailingTarget(local.LocalWriter):
+class FailingTarget(files.LocalWriter):
     """A target whose upload breaks after its first part, as a lost connection would."""
 
     def __init__(self, path: str) -> None:

@@ -12,10 +12,10 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from arq_batch import local
-from arq_batch.errors import DataError
-from arq_batch.formats import FileFormat, detect
-from arq_batch.jobs import transform
+from arq_batch.core.errors import DataError
+from arq_batch.core.formats import FileFormat, detect
+from arq_batch.core.transform import transform
+from arq_batch.worker import files
 
 from ..conftest import PENGUINS
 
@@ -32,8 +32,8 @@ def test_format_is_detected_from_the_name(name: str, expected: FileFormat) -> No
 def run(tmp_path: Path, name: str, body: bytes, scorer) -> Path:
     source, target = tmp_path / name, tmp_path / f"out-{name}"
     source.write_bytes(body)
-    transform(detect(name), lambda: local.open_file(str(source)),
-              lambda: local.open_file(str(source)), local.LocalWriter(str(target)), scorer,
+    transform(detect(name), lambda: files.open_file(str(source)),
+              lambda: files.open_file(str(source)), files.LocalWriter(str(target)), scorer,
               batch_rows=100)
     return target
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from arq_batch.health import healthy
+from arq_batch.worker.health import healthy
 
 
 def test_a_fresh_heartbeat_is_healthy_and_a_stale_one_is_not(settings, tmp_path) -> None:

@@ -7,9 +7,9 @@ import threading
 import boto3
 from moto import mock_aws
 
-from arq_batch.heartbeat import Heartbeat
-from arq_batch.ports import QueueMessage
-from arq_batch.sqs import SqsQueue
+from arq_batch.aws.sqs import SqsQueue
+from arq_batch.core.ports import QueueMessage
+from arq_batch.worker.heartbeat import Heartbeat
 
 
 def visible(sqs, url: str) -> int:

@@ -6,8 +6,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from arq_batch.errors import DataError
-from arq_batch.scoring import InvalidValues, score
+from arq_batch.core.errors import DataError
+from arq_batch.core.scoring import InvalidValues, score
 
 
 def as_text_batch(frame) -> pa.RecordBatch:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from arq_batch.cli import main
-from arq_batch.errors import ConfigError
-from arq_batch.settings import load_settings
+from arq_batch.cli.main import main
+from arq_batch.core.errors import ConfigError
+from arq_batch.core.settings import load_settings
 
 
 def test_defaults_match_the_contract() -> None:

@@ -7,11 +7,11 @@ import dataclasses
 import boto3
 from moto import mock_aws
 
-from arq_batch.jobs import JobRunner
-from arq_batch.registry import ModelRegistry
-from arq_batch.s3 import S3Store
-from arq_batch.sqs import SqsQueue
-from arq_batch.worker import RETRY, Worker
+from arq_batch.aws.model_store import ModelStore
+from arq_batch.aws.s3 import S3Store
+from arq_batch.aws.sqs import SqsQueue
+from arq_batch.worker.loop import RETRY, Worker
+from arq_batch.worker.runner import JobRunner
 
 
 @mock_aws
@@ -27,7 +27,7 @@ def test_a_message_whose_error_report_cannot_be_written_is_kept_for_later(settin
         queue_settings=dataclasses.replace(settings.queue_settings, wait_time_seconds=0))
     store = S3Store(settings.encryption, client=boto3.client("s3", region_name="us-east-1"))
     queue = SqsQueue(settings.queue, settings.dlq_name, client=sqs)
-    worker = Worker(queue, store, JobRunner(store, ModelRegistry(store, settings), settings),
+    worker = Worker(queue, store, JobRunner(store, ModelStore(store, settings), settings),
                     settings, concurrency=1, once=True)
     # When the worker runs the queue dry
     worker.run()

@@ -1,0 +1,124 @@
+"""Batch commands: ``send`` a job, run the ``worker``, ``score`` one file, the ``dlq``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import uuid
+from collections.abc import Callable
+
+from arq_batch.cli.common import Commands, Result, add_command
+from arq_batch.core.messages import Job, model_folder, parse_job_uri
+from arq_batch.core.settings import Settings
+from arq_batch.core.uris import S3Uri
+
+MODEL_HELP = "a model run folder (s3://BUCKET/model/output/RUN_ID/) or, for score, a local " \
+             "run folder (default: the run latest.json points to)"
+
+
+def register(commands: Commands, common: argparse.ArgumentParser) -> None:
+    """Add ``send``, ``worker``, ``score`` and ``dlq``."""
+    send = add_command(commands, common, "send", cmd_send, "enqueue one scoring job",
+                       "Send one job message to the queue; a worker scores it. Uploading a file\n"
+                       "under data/input/ does the same through the S3 notification.")
+    send.add_argument("input_uri", metavar="INPUT_URI", help="the s3:// URI of the file to score")
+    send.add_argument("--output", metavar="URI",
+                      help="where to write the scored file (default: the input's key with "
+                           "data/input/ replaced by data/output/)")
+    send.add_argument("--model", metavar="URI", help=MODEL_HELP)
+    worker = add_command(commands, common, "worker", cmd_worker,
+                         "run the batch scoring worker until stopped",
+                         "Long-poll the queue and score each job's input into its output.\n"
+                         "SIGTERM/SIGINT: finish in-flight jobs within the grace period, release\n"
+                         "the rest, exit 0; a second signal exits at once.")
+    worker.add_argument("--once", action="store_true",
+                        help="exit 0 once a long poll finds the queue empty (a batch job)")
+    worker.add_argument("--concurrency", type=int, metavar="N",
+                        help="jobs to run at once (default: worker.concurrency in the config)")
+    _add_score(commands, common)
+    dlq = add_command(commands, common, "dlq", cmd_dlq,
+                      "show dead-lettered jobs, or move them back to the queue")
+    dlq.add_argument("action", choices=("list", "redrive"),
+                     help="list: every dead-lettered message with its error; redrive: send "
+                          "them all back to the main queue")
+
+
+def _add_score(commands: Commands, common: argparse.ArgumentParser) -> None:
+    score = add_command(commands, common, "score", cmd_score,
+                        "score one file directly, without the queue",
+                        "The worker's engine and output format on one file; local paths and\n"
+                        "s3:// URIs both work, for input and output alike.")
+    score.add_argument("--input", required=True, metavar="SRC",
+                       help="the file to score: a local path or an s3:// URI (CSV, Parquet, "
+                            "JSON Lines; .gz)")
+    score.add_argument("--output", required=True, metavar="DST",
+                       help="where to write it, in the input's format: a local path or an "
+                            "s3:// URI")
+    score.add_argument("--model", metavar="URI", help=MODEL_HELP)
+
+
+def cmd_send(args: argparse.Namespace, settings: Settings) -> Result:
+    """Enqueue one job message."""
+    from arq_batch.aws.sqs import SqsQueue
+
+    job = Job(uuid.uuid4().hex, parse_job_uri(args.input_uri, "input"),
+              parse_job_uri(args.output, "output") if args.output else None,
+              model_folder(S3Uri.parse(args.model)) if args.model else None)
+    message_id = SqsQueue(settings.queue).send(job.to_body())
+    return {"message_id": message_id, "job": job.to_dict()}, f"sent job {job.job_id} ({message_id})"
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> Result:
+    """Run the worker until the queue is dry or a signal arrives."""
+    from arq_batch.worker.main import run_worker
+
+    worker = run_worker(settings, args.concurrency, args.once)
+    outcomes = dict(worker.outcomes)
+    return {"outcomes": outcomes}, "worker stopped: " + (
+        ", ".join(f"{n} {k}" for k, n in sorted(outcomes.items())) or "no messages")
+
+
+def cmd_score(args: argparse.Namespace, settings: Settings) -> Result:
+    """Score one file with the worker's engine."""
+    from arq_batch.aws.model_store import ModelStore, open_model
+    from arq_batch.aws.s3 import S3Store
+    from arq_batch.worker.files import score_file
+
+    store = S3Store(settings.encryption, settings.worker.part_size_mb * 1024 * 1024)
+    model = open_model(ModelStore(store, settings), args.model)
+    started = time.monotonic()
+    rows = score_file(args.input, args.output, model, store, settings, _progress())
+    seconds = time.monotonic() - started
+    if sys.stderr.isatty():
+        print(file=sys.stderr)  # end the progress line
+    data = {"input": args.input, "output": args.output, "rows": rows,
+            "seconds": round(seconds, 3), "run_id": model.card.run_id}
+    return data, f"scored {rows} rows in {seconds:.2f} s -> {args.output}"
+
+
+def _progress() -> Callable[[int, float | None], None]:
+    """A progress bar on a terminal (bytes read of the input), nothing otherwise."""
+    if not sys.stderr.isatty():
+        return lambda rows, done: None
+
+    def show(rows: int, done: float | None) -> None:
+        bar = "" if done is None else f"[{'#' * int(done * 30):<30}] {done:4.0%}  "
+        print(f"\r  {bar}{rows:,} rows scored", end="", file=sys.stderr, flush=True)
+
+    return show
+
+
+def cmd_dlq(args: argparse.Namespace, settings: Settings) -> Result:
+    """List or redrive dead-lettered jobs."""
+    from arq_batch.aws.sqs import SqsQueue
+    from arq_batch.worker import dlq
+
+    queue = SqsQueue(settings.queue, settings.dlq_name)
+    if args.action == "redrive":
+        moved = dlq.redrive(queue)
+        return {"redriven": moved}, f"moved {moved} message(s) back to {settings.queue}"
+    letters = dlq.list_dead_letters(queue)
+    data = {"messages": [vars(letter) for letter in letters]}
+    lines = [f"{d.message_id}  {d.error}" for d in letters] or ["the dead-letter queue is empty"]
+    return data, "\n".join(lines)

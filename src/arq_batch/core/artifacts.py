@@ -1,0 +1,121 @@
+"""Model artifacts: the model.json card and sha256-checked loading."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import sys
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from arq_batch import __version__
+from arq_batch.core.compiler import scorer_from_json
+from arq_batch.core.errors import ModelError
+from arq_batch.core.layout import CARD_FILE, MODEL_FILE, SCORER_FILE
+from arq_batch.core.scoring import LinearScorer
+
+PREDICTOR_TYPES = ("regressor", "binary_classifier", "multiclass_classifier")
+
+
+@dataclass(frozen=True)
+class Feature:
+    """A raw input column and whether the model treats it as a number or a category."""
+
+    name: str
+    type: str  # "numeric" | "categorical"
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What model.json records about a run (contract section 4)."""
+
+    run_id: str
+    created_at: str
+    predictor_type: str
+    target: str
+    features: tuple[Feature, ...]
+    sha256: str
+    scorer_sha256: str
+    classes: tuple[Any, ...] = ()
+    metrics: dict[str, float] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> bytes:
+        """Serialise as pretty JSON."""
+        return json.dumps(asdict(self), indent=2).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes, source: str) -> ModelCard:
+        """Parse model.json; ModelError if it is not one."""
+        try:
+            raw = json.loads(data)
+            raw["features"] = tuple(Feature(**f) for f in raw["features"])
+            raw["classes"] = tuple(raw.get("classes") or ())
+            card = cls(**raw)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ModelError(f"{source}/{CARD_FILE} is not a valid model card: {exc}") from exc
+        if card.predictor_type not in PREDICTOR_TYPES:
+            raise ModelError(f"{source}: unknown predictor_type {card.predictor_type!r}")
+        return card
+
+
+@dataclass(frozen=True)
+class Model:
+    """A verified model ready to score: its card and its compiled scorer."""
+
+    card: ModelCard
+    scorer: LinearScorer
+    source: str
+
+
+def runtime_versions(sklearn_version: str) -> dict[str, str]:
+    """Versions recorded in model.json, so a load can be traced to its build."""
+    return {"python": sys.version.split()[0], "scikit-learn": sklearn_version,
+            "arq-batch": __version__}
+
+
+def sha256(data: bytes) -> str:
+    """Hex digest recorded in, and checked against, model.json."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def dump_pipeline(pipeline: Any) -> tuple[bytes, str]:
+    """The joblib bytes of a fitted pipeline and their sha256."""
+    import joblib  # only training and load_pipeline need it; workers never unpickle
+
+    buffer = io.BytesIO()
+    joblib.dump(pipeline, buffer)
+    data = buffer.getvalue()
+    return data, sha256(data)
+
+
+def load_model(card_bytes: bytes, scorer_bytes: bytes, artifact: bytes, source: str) -> Model:
+    """Verify both artifacts against the card; scoring needs no unpickling at all.
+
+    Workers and the endpoint score with scorer.json (plain arrays). model.joblib is still
+    checked, so a run whose pipeline was tampered with is refused as a whole.
+    """
+    card = ModelCard.from_json(card_bytes, source)
+    _verify(artifact, card.sha256, f"{source}/{MODEL_FILE}")
+    _verify(scorer_bytes, card.scorer_sha256, f"{source}/{SCORER_FILE}")
+    return Model(card, scorer_from_json(scorer_bytes, f"{source}/{SCORER_FILE}"), source)
+
+
+def load_pipeline(card_bytes: bytes, artifact: bytes, source: str) -> Any:
+    """The fitted scikit-learn pipeline, unpickled only after its sha256 matches the card."""
+    card = ModelCard.from_json(card_bytes, source)
+    _verify(artifact, card.sha256, f"{source}/{MODEL_FILE}")
+    import joblib
+
+    try:
+        return joblib.load(io.BytesIO(artifact))
+    except Exception as exc:  # a verified but unusable artifact is still a bad model
+        raise ModelError(f"cannot load {source}/{MODEL_FILE}: {exc}") from exc
+
+
+def _verify(data: bytes, expected: str, name: str) -> None:
+    digest = sha256(data)
+    if digest != expected:
+        raise ModelError(f"sha256 mismatch for {name}: model.json records {expected}, "
+                         f"the file hashes to {digest}; refusing to load it")

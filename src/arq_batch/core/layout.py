@@ -1,0 +1,44 @@
+"""Where things go in the bucket: output, error-report and model keys (contract 4, 8, 10)."""
+
+from __future__ import annotations
+
+from arq_batch.core.settings import Prefixes
+from arq_batch.core.uris import S3Uri
+
+LATEST = "latest.json"
+MODEL_FILE = "model.joblib"  # the fitted pipeline, in every run folder
+CARD_FILE = "model.json"  # its card, with the sha256 the artifacts must match
+SCORER_FILE = "scorer.json"  # the compiled arrays workers score with (no pickle)
+# User metadata on every output: a redelivered job with the same model and input skips.
+RUN_ID_META = "model-run-id"
+ETAG_META = "input-etag"
+
+
+def relative_input_key(key: str, prefixes: Prefixes) -> str:
+    """The input key below ``data/input/``, or the whole key for inputs outside it."""
+    return key[len(prefixes.input):] if key.startswith(prefixes.input) else key
+
+
+def output_uri(input_uri: S3Uri, prefixes: Prefixes, explicit: S3Uri | None = None) -> S3Uri:
+    """A job's output: explicit, else the input's path moved under ``data/output/``."""
+    if explicit is not None:
+        return explicit
+    return S3Uri(input_uri.bucket, prefixes.output + relative_input_key(input_uri.key, prefixes))
+
+
+def error_report_uri(bucket: str, prefixes: Prefixes, input_uri: S3Uri | None,
+                     message_id: str) -> S3Uri:
+    """``data/errors/<relative input path>.json``, or ``data/errors/messages/<id>.json``."""
+    if input_uri is None:
+        return S3Uri(bucket, f"{prefixes.errors}messages/{message_id}.json")
+    return S3Uri(bucket, f"{prefixes.errors}{relative_input_key(input_uri.key, prefixes)}.json")
+
+
+def latest_uri(bucket: str, prefixes: Prefixes) -> S3Uri:
+    """The pointer to the newest model run."""
+    return S3Uri(bucket, prefixes.model + LATEST)
+
+
+def run_uri(bucket: str, prefixes: Prefixes, run_id: str) -> S3Uri:
+    """The folder of one training run's artifact."""
+    return S3Uri(bucket, f"{prefixes.model}{run_id}/")

@@ -1,0 +1,64 @@
+"""The two small interfaces the core depends on; their AWS adapters are s3.py and sqs.py."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import BinaryIO, Protocol
+
+from arq_batch.core.uris import S3Uri
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What a HEAD tells us about an object."""
+
+    size: int
+    etag: str
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+class ObjectWriter(Protocol):
+    """A sink whose object appears atomically on ``close`` and never after ``abort``."""
+
+    def write(self, data: bytes) -> int: ...
+    def close(self) -> None: ...
+    def abort(self) -> None: ...
+
+
+class ObjectStore(Protocol):
+    """The object-store operations arq-batch needs."""
+
+    def head(self, uri: S3Uri) -> ObjectInfo: ...
+    def open_stream(self, uri: S3Uri) -> BinaryIO: ...
+    def open_object(self, uri: S3Uri) -> tuple[ObjectInfo, BinaryIO]: ...
+    def open_seekable(self, uri: S3Uri, size: int) -> BinaryIO: ...
+    def get_bytes(self, uri: S3Uri) -> bytes: ...
+    def put_bytes(
+        self, uri: S3Uri, data: bytes, metadata: Mapping[str, str] | None = None
+    ) -> None: ...
+    def open_writer(
+        self, uri: S3Uri, metadata: Mapping[str, str] | None = None
+    ) -> ObjectWriter: ...
+    def list_keys(self, uri: S3Uri) -> Iterator[str]: ...
+
+
+@dataclass(frozen=True)
+class QueueMessage:
+    """One received message: the raw body and attributes stay opaque until messages.py."""
+
+    message_id: str
+    receipt_handle: str
+    body: str
+    attributes: Mapping[str, str]
+    receive_count: int
+
+
+class Queue(Protocol):
+    """The queue operations the worker needs."""
+
+    def receive(self, max_messages: int, wait_seconds: int) -> list[QueueMessage]: ...
+    def delete(self, messages: list[QueueMessage]) -> None: ...
+    def set_visibility(self, messages: list[QueueMessage], seconds: int) -> None: ...
+    def send(self, body: str, attributes: Mapping[str, str] | None = None) -> str: ...
+    def dead_letter(self, message: QueueMessage, error: str) -> None: ...

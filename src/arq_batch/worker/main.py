@@ -1,0 +1,63 @@
+"""The worker entry point the container starts: wiring, signals, exit codes."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+from types import FrameType
+
+from arq_batch.aws.model_store import ModelStore
+from arq_batch.aws.s3 import S3Store
+from arq_batch.aws.sqs import SqsQueue
+from arq_batch.core.errors import EXIT_OK
+from arq_batch.core.logs import setup_logging
+from arq_batch.core.settings import Settings, load_settings
+from arq_batch.worker.loop import Worker
+from arq_batch.worker.runner import JobRunner
+
+logger = logging.getLogger(__name__)
+EXIT_SECOND_SIGNAL = 130
+
+
+def build_worker(settings: Settings, concurrency: int, once: bool) -> Worker:
+    """Adapters, registry and runner for one worker process."""
+    store = S3Store(settings.encryption, settings.worker.part_size_mb * 1024 * 1024,
+                    upload_threads=max(4, concurrency * 2))
+    queue = SqsQueue(settings.queue, settings.dlq_name)
+    store.head_bucket(settings.bucket)
+    runner = JobRunner(store, ModelStore(store, settings), settings)
+    return Worker(queue, store, runner, settings, concurrency, once)
+
+
+def run_worker(settings: Settings, concurrency: int | None = None, once: bool = False) -> Worker:
+    """Run until the queue is dry (``once``) or a signal arrives; a second signal exits now."""
+    concurrency = concurrency or settings.worker.concurrency
+    worker = build_worker(settings, concurrency, once)
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        if worker.stopping:
+            os._exit(EXIT_SECOND_SIGNAL)
+        logger.info("signal %s: finishing in-flight jobs, then stopping", signum,
+                    extra={"event": "stop_requested"})
+        worker.request_stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    logger.info("worker started on queue %s", settings.queue,
+                extra={"event": "worker_started", "concurrency": concurrency, "once": once})
+    worker.run()
+    return worker
+
+
+def main() -> int:
+    """``python -m arq_batch.worker.main``: the worker with settings from config and environment."""
+    settings = load_settings()
+    setup_logging(settings.log)
+    run_worker(settings)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""Error reports in ``data/errors/``: what failed, why, and the first bad lines."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from arq_batch.core import layout
+from arq_batch.core.errors import ArqError
+from arq_batch.core.messages import Job
+from arq_batch.core.ports import ObjectStore, QueueMessage
+from arq_batch.core.scoring import InvalidValues
+from arq_batch.core.settings import Settings
+from arq_batch.core.uris import S3Uri
+
+BODY_EXCERPT = 4096
+
+
+def describe(error: ArqError) -> str:
+    """One line for logs and the DLQ's error attribute."""
+    return f"{error.kind}: {error}"
+
+
+def build_report(message: QueueMessage, job: Job | None, error: ArqError) -> dict[str, Any]:
+    """The report body of contract section 10."""
+    detail: Any = str(error)
+    if isinstance(error, InvalidValues):
+        detail = {"summary": str(error), "bad_rows": [
+            {"row": bad.row + error.row_offset + 1, "column": bad.column, "reason": bad.reason}
+            for bad in error.bad]}
+    return {
+        "message_id": message.message_id,
+        "job": job.to_dict() if job else {"body": message.body[:BODY_EXCERPT]},
+        "error": error.kind,
+        "detail": detail,
+        "attempts": message.receive_count,
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def write_report(store: ObjectStore, settings: Settings, message: QueueMessage,
+                 job: Job | None, error: ArqError) -> S3Uri:
+    """Write the report beside the other errors; returns where it went."""
+    input_uri = job.input if job and job.input.bucket == settings.bucket else None
+    uri = layout.error_report_uri(settings.bucket, settings.prefixes, input_uri,
+                                  message.message_id)
+    body = json.dumps(build_report(message, job, error), indent=2).encode()
+    store.put_bytes(uri, body, {"content-type": "application/json"})
+    return uri
+
