@@ -25,7 +25,8 @@ RUN python -m venv /opt/venv \
       "$arrow"/_pyarrow_cpp_tests.* \
  && /opt/venv/bin/pip uninstall --yes --quiet pip setuptools \
  && /opt/venv/bin/python -c "import pyarrow.csv, pyarrow.json, pyarrow.parquet, \
-      pyarrow.compute, arq_batch.worker.main, arq_batch.serving.app, arq_batch.worker.health"
+      pyarrow.compute, arq_batch.cli.main, arq_batch.worker.main, arq_batch.serving.app, \
+      arq_batch.worker.health"
 
 FROM ${PYTHON_IMAGE}
 LABEL org.opencontainers.image.title="arq-batch" \

@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint test-slow test-container bench bench-quick bench-serve clean
+.PHONY: demo test lint test-slow test-container bench bench-quick bench-dataset bench-serve clean
 
 $(STAMP): requirements*.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -36,6 +36,9 @@ bench: $(STAMP)  ## baseline vs ours vs limit, full sizes; rewrites docs/perform
 
 bench-quick: $(STAMP)  ## small sizes; checks that the variants agree on predictions
 	$(PY) bench/run.py --quick
+
+bench-dataset: $(STAMP)  ## the predictions dataset's cost per job, and query times
+	$(PY) bench/dataset.py
 
 BENCH_VENV := .venv-bench
 $(BENCH_VENV)/.installed: bench/requirements-mlflow.txt

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import signal
 from typing import Any
 
 import pyarrow.csv as pacsv
@@ -67,3 +68,27 @@ def expected_labels(table: Any) -> list[Any]:
     pipeline = load_pipeline(card, store.get_bytes(folder.child(MODEL_FILE)), str(folder))
     features = [f["name"] for f in json.loads(card)["features"]]
     return list(pipeline.predict(table.select(features).to_pandas()))
+
+
+def big_job(s3, key: str = "data/input/big.csv", copies: int = 6000) -> int:
+    body = penguins_csv(copies)
+    s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+    return 344 * copies
+
+
+def wait_mid_job(worker, s3) -> None:
+    """Until the job's output upload has begun: well into the job, with most still to do.
+
+    (The first 8 MB part of a ~100 MB output; a fixed sleep instead raced the job.)"""
+    worker.wait_for(lambda: bool(s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads")),
+                    timeout=60)
+
+
+def kill_mid_job(s3, start_worker) -> int:
+    """A worker SIGKILLed while scoring a big input; returns the input's rows."""
+    rows = big_job(s3)
+    worker = start_worker()
+    wait_mid_job(worker, s3)
+    worker.signal(signal.SIGKILL)
+    worker.process.wait()
+    return rows

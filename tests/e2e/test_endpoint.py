@@ -20,8 +20,7 @@ from botocore.config import Config
 from arq_batch.aws.emulator import free_port
 from arq_batch.aws.model_store import ModelStore
 from arq_batch.aws.s3 import S3Store
-from arq_batch.core.formats import detect
-from arq_batch.core.settings import load_settings
+from arq_batch.core.settings import WorkerSettings, load_settings
 from arq_batch.core.transform import transform
 from arq_batch.serving import lifecycle
 from arq_batch.serving.app import create_app
@@ -96,9 +95,8 @@ def test_predictions_equal_the_batch_workers(runtime, model, tmp_path) -> None:
     online = json.loads(invoke(runtime, body, "text/csv"))["predictions"]
     source, target = tmp_path / "in.csv", tmp_path / "out.csv"
     source.write_text("\n".join([",".join(header), *rows]) + "\n")
-    transform(detect("in.csv"),
-              lambda: files.open_file(str(source)), lambda: files.open_file(str(source)),
-              files.LocalWriter(str(target)), model.scorer, 100)
+    transform(files.local_source(str(source)), files.LocalWriter(str(target)), model.scorer,
+              WorkerSettings(batch_rows=100))
     batch = pacsv.read_csv(target)
     assert [p["predicted_label"] for p in online] == batch["predicted_label"].to_pylist()
     assert [max(p["score"]) for p in online] == pytest.approx(batch["score"].to_pylist(),

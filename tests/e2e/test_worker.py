@@ -12,13 +12,16 @@ from .helpers import (
     BUCKET,
     DLQ,
     HEADER,
+    big_job,
     exists,
     expected_labels,
+    kill_mid_job,
     penguins_csv,
     provision_and_train,
     queue_depth,
     queue_url,
     read_csv,
+    wait_mid_job,
 )
 
 
@@ -138,29 +141,11 @@ def test_a_bad_row_report_lists_lines_and_reasons(s3, sqs, trained, start_worker
     worker.stop()
 
 
-def big_job(s3, key: str = "data/input/big.csv", copies: int = 6000) -> int:
-    body = penguins_csv(copies)
-    s3.put_object(Bucket=BUCKET, Key=key, Body=body)
-    return 344 * copies
-
-
-def wait_mid_job(worker, s3) -> None:
-    """Until the job's output upload has begun: well into the job, with most still to do.
-
-    (The first 8 MB part of a ~100 MB output; a fixed sleep instead raced the job.)"""
-    worker.wait_for(lambda: bool(s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads")),
-                    timeout=60)
-
-
 def test_kill_9_mid_job_then_a_new_worker_completes_it_once(
     s3, sqs, trained, config_file, start_worker,
 ) -> None:
     config_file(queue_settings={"visibility_timeout": 4})
-    rows = big_job(s3)
-    first = start_worker()
-    wait_mid_job(first, s3)
-    first.signal(signal.SIGKILL)
-    first.process.wait()
+    rows = kill_mid_job(s3, start_worker)
     assert not exists(s3, "data/output/big.csv")  # nothing partial is visible
     second = start_worker()
     second.wait_for(lambda: exists(s3, "data/output/big.csv"), timeout=120)

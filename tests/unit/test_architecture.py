@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -138,3 +140,14 @@ def test_every_command_and_option_has_user_facing_help() -> None:
             elif not action.help or action.help == argparse.SUPPRESS:
                 missing.append(f"{prog} {action.dest}: no help")
     assert missing == []
+
+
+def test_the_command_line_loads_no_optional_library_until_a_command_needs_it() -> None:
+    # The worker image has neither training, the emulator nor DuckDB installed: building
+    # the parser (what every command does first) must not import them.
+    probe = ("import sys; from arq_batch.cli.main import build_parser; build_parser(); "
+             "print(' '.join(m for m in ('pandas', 'sklearn', 'moto', 'duckdb', 'starlette', "
+             "'uvicorn') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            check=True).stdout.strip()
+    assert loaded == ""

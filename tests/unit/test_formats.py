@@ -14,6 +14,7 @@ import pytest
 
 from arq_batch.core.errors import DataError
 from arq_batch.core.formats import FileFormat, detect
+from arq_batch.core.settings import WorkerSettings
 from arq_batch.core.transform import transform
 from arq_batch.worker import files
 
@@ -32,9 +33,8 @@ def test_format_is_detected_from_the_name(name: str, expected: FileFormat) -> No
 def run(tmp_path: Path, name: str, body: bytes, scorer) -> Path:
     source, target = tmp_path / name, tmp_path / f"out-{name}"
     source.write_bytes(body)
-    transform(detect(name), lambda: files.open_file(str(source)),
-              lambda: files.open_file(str(source)), files.LocalWriter(str(target)), scorer,
-              batch_rows=100)
+    transform(files.local_source(str(source)), files.LocalWriter(str(target)), scorer,
+              WorkerSettings(batch_rows=100))
     return target
 
 

@@ -10,7 +10,8 @@ from moto import mock_aws
 from arq_batch.aws.model_store import ModelStore
 from arq_batch.aws.s3 import S3Store
 from arq_batch.aws.sqs import SqsQueue
-from arq_batch.worker.loop import RETRY, Worker
+from arq_batch.core.ledger import RETRY
+from arq_batch.worker.loop import Worker
 from arq_batch.worker.runner import JobRunner
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
@@ -26,3 +28,35 @@ def client(service: str, pool_size: int = 32) -> Any:
         tcp_keepalive=True,
     )
     return session.client(service, config=config)
+
+
+@dataclass(frozen=True)
+class S3Connection:
+    """How another S3 client (DuckDB's httpfs) reaches the same store as boto3 does."""
+
+    region: str
+    endpoint: str  # host[:port]; empty for AWS itself
+    use_ssl: bool
+    key_id: str = field(default="", repr=False)
+    secret: str = field(default="", repr=False)
+    session_token: str = field(default="", repr=False)
+
+
+def s3_connection() -> S3Connection:
+    """Credentials, region and endpoint exactly as boto3's standard chain resolves them.
+
+    The endpoint honours ``AWS_ENDPOINT_URL_S3`` and ``AWS_ENDPOINT_URL`` because it is the
+    S3 client's own; AWS's endpoints are left to the other client's defaults.
+    """
+    session = boto3.session.Session()
+    endpoint = urlsplit(client("s3").meta.endpoint_url)
+    credentials = session.get_credentials()
+    frozen = credentials.get_frozen_credentials() if credentials else None
+    custom = not (endpoint.hostname or "").endswith("amazonaws.com")
+    return S3Connection(
+        region=session.region_name or DEFAULT_REGION,
+        endpoint=endpoint.netloc if custom else "",
+        use_ssl=endpoint.scheme == "https",
+        key_id=frozen.access_key if frozen else "",
+        secret=frozen.secret_key if frozen else "",
+        session_token=(frozen.token or "") if frozen else "")

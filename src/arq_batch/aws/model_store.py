@@ -46,6 +46,13 @@ class ModelStore:
         with self._lock:
             return self._resolve_latest()
 
+    def latest_run_id(self) -> str | None:
+        """The run ``latest.json`` points to, or None before the first training."""
+        try:
+            return self.latest_uri().name
+        except ModelError:
+            return None
+
     def _resolve_latest(self) -> S3Uri:
         now = self._clock()
         if self._latest and now - self._latest[0] < self._ttl:

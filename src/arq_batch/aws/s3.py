@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
-import threading
 from collections.abc import Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, BinaryIO, cast
 
 from arq_batch.aws import clients
 from arq_batch.aws.faults import classify
+from arq_batch.aws.s3_streams import MultipartWriter, RangeReader, StreamReader
 from arq_batch.core.errors import ConfigError, PermanentError
 from arq_batch.core.ports import ObjectInfo
 from arq_batch.core.settings import Encryption
@@ -58,11 +56,11 @@ class S3Store:
             r = self._s3.get_object(Bucket=uri.bucket, Key=uri.key)
         except Exception as exc:
             raise classify(exc) from exc
-        return _info(r), cast(BinaryIO, _StreamReader(r["Body"]))
+        return _info(r), cast(BinaryIO, StreamReader(r["Body"]))
 
     def open_seekable(self, uri: S3Uri, size: int) -> BinaryIO:
         """A seekable file served by ranged GETs (Parquet reads its footer first)."""
-        return cast(BinaryIO, _RangeReader(self._s3, uri, size))
+        return cast(BinaryIO, RangeReader(self._s3, uri, size))
 
     def get_bytes(self, uri: S3Uri) -> bytes:
         """The whole object, for small things like model.json."""
@@ -76,9 +74,11 @@ class S3Store:
         except Exception as exc:
             raise classify(exc) from exc
 
-    def open_writer(self, uri: S3Uri, metadata: Mapping[str, str] | None = None) -> _Writer:
+    def open_writer(self, uri: S3Uri,
+                    metadata: Mapping[str, str] | None = None) -> MultipartWriter:
         """A streaming writer; the object appears only when ``close`` succeeds."""
-        return _Writer(self, uri, dict(metadata or {}))
+        return MultipartWriter(self._s3, uri, dict(metadata or {}), self._sse, self._part_size,
+                               self._uploads)
 
     def list_keys(self, uri: S3Uri) -> Iterator[str]:
         """Every key under the URI's key taken as a prefix."""
@@ -86,6 +86,14 @@ class S3Store:
             Bucket=uri.bucket, Prefix=uri.key)
         for page in pages:
             yield from (item["Key"] for item in page.get("Contents", []))
+
+
+    def delete(self, uri: S3Uri) -> None:
+        """Remove one object (S3 answers success for a key that is already gone)."""
+        try:
+            self._s3.delete_object(Bucket=uri.bucket, Key=uri.key)
+        except Exception as exc:
+            raise classify(exc) from exc
 
 
 def _info(response: Mapping[str, Any]) -> ObjectInfo:
@@ -101,148 +109,3 @@ def _sse_args(encryption: Encryption) -> dict[str, str]:
             args["SSEKMSKeyId"] = encryption.kms_key_id
         return args
     return {"ServerSideEncryption": "AES256"}
-
-
-class _StreamReader(io.RawIOBase):
-    """Adapts botocore's StreamingBody to a file object, mapping read faults to ArqErrors."""
-
-    def __init__(self, body: Any) -> None:
-        self._body = body
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        try:
-            return bytes(self._body.read(None if size is None or size < 0 else size))
-        except Exception as exc:
-            raise classify(exc) from exc
-
-    def readinto(self, buffer: Any) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        self._body.close()
-        super().close()
-
-
-class _RangeReader(io.RawIOBase):
-    """Seekable reads by HTTP range, with one read-ahead window to keep requests few."""
-
-    WINDOW = 8 * 1024 * 1024
-
-    def __init__(self, s3: Any, uri: S3Uri, size: int) -> None:
-        self._s3, self._uri, self._size = s3, uri, size
-        self._pos = 0
-        self._buf, self._buf_start = b"", 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
-
-    def read(self, size: int = -1) -> bytes:
-        end = self._size if size is None or size < 0 else min(self._size, self._pos + size)
-        if self._pos >= end:
-            return b""
-        buf_end = self._buf_start + len(self._buf)
-        if not (self._buf_start <= self._pos and end <= buf_end):
-            self._fill(self._pos, max(end, min(self._size, self._pos + self.WINDOW)))
-        data = self._buf[self._pos - self._buf_start : end - self._buf_start]
-        self._pos = end
-        return data
-
-    def readinto(self, buffer: Any) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def _fill(self, start: int, end: int) -> None:
-        try:
-            r = self._s3.get_object(Bucket=self._uri.bucket, Key=self._uri.key,
-                                    Range=f"bytes={start}-{end - 1}")
-            self._buf, self._buf_start = r["Body"].read(), start
-        except Exception as exc:
-            raise classify(exc) from exc
-
-
-class _Writer:
-    """Buffers writes into parts and uploads them in the background (bounded in flight).
-
-    Small outputs go out as one PUT; larger ones as a multipart upload completed on
-    ``close``. Either way S3 shows the object only when it is whole.
-    """
-
-    MAX_IN_FLIGHT = 2
-
-    def __init__(self, store: S3Store, uri: S3Uri, metadata: dict[str, str]) -> None:
-        self._store, self._uri, self._metadata = store, uri, metadata
-        self._buf = bytearray()
-        self._upload_id: str | None = None
-        self._parts: list[Future[dict[str, Any]]] = []
-        self._slots = threading.BoundedSemaphore(self.MAX_IN_FLIGHT)
-
-    def write(self, data: bytes) -> int:
-        self._buf += data
-        if len(self._buf) >= self._store._part_size:
-            self._flush_part()
-        return len(data)
-
-    def close(self) -> None:
-        if self._upload_id is None:
-            self._store.put_bytes(self._uri, bytes(self._buf), self._metadata)
-            return
-        if self._buf:
-            self._flush_part()
-        try:
-            parts = [future.result() for future in self._parts]
-            self._store._s3.complete_multipart_upload(
-                Bucket=self._uri.bucket, Key=self._uri.key, UploadId=self._upload_id,
-                MultipartUpload={"Parts": parts})
-        except Exception as exc:
-            self.abort()
-            raise classify(exc) from exc
-
-    def abort(self) -> None:
-        if self._upload_id is None:
-            return
-        for future in self._parts:
-            future.cancel()
-        with contextlib.suppress(Exception):
-            self._store._s3.abort_multipart_upload(
-                Bucket=self._uri.bucket, Key=self._uri.key, UploadId=self._upload_id)
-        self._upload_id = None
-
-    def _flush_part(self) -> None:
-        s3 = self._store._s3
-        if self._upload_id is None:
-            try:
-                self._upload_id = s3.create_multipart_upload(
-                    Bucket=self._uri.bucket, Key=self._uri.key, Metadata=self._metadata,
-                    **self._store._sse)["UploadId"]
-            except Exception as exc:
-                raise classify(exc) from exc
-        number, body = len(self._parts) + 1, bytes(self._buf)
-        self._buf.clear()
-        self._slots.acquire()  # bounds memory: at most MAX_IN_FLIGHT parts queued
-        self._parts.append(self._store._uploads.submit(self._upload_part, number, body))
-
-    def _upload_part(self, number: int, body: bytes) -> dict[str, Any]:
-        try:
-            r = self._store._s3.upload_part(
-                Bucket=self._uri.bucket, Key=self._uri.key, UploadId=self._upload_id,
-                PartNumber=number, Body=body)
-            return {"PartNumber": number, "ETag": r["ETag"]}
-        finally:
-            self._slots.release()

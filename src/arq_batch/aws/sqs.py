@@ -68,6 +68,19 @@ class SqsQueue:
                         "VisibilityTimeout": seconds} for i, m in enumerate(chunk)]
             self._batch("change_message_visibility_batch", entries)
 
+    def depth(self, dead_letters: bool = False) -> dict[str, int]:
+        """Messages visible, in flight and delayed, in this queue or its dead-letter queue."""
+        names = {"visible": "ApproximateNumberOfMessages",
+                 "in_flight": "ApproximateNumberOfMessagesNotVisible",
+                 "delayed": "ApproximateNumberOfMessagesDelayed"}
+        try:
+            attrs = self._sqs.get_queue_attributes(
+                QueueUrl=self.dlq_url if dead_letters else self.url,
+                AttributeNames=list(names.values()))["Attributes"]
+        except Exception as exc:
+            raise classify(exc) from exc
+        return {key: int(attrs.get(name, 0)) for key, name in names.items()}
+
     def send(self, body: str, attributes: Mapping[str, str] | None = None) -> str:
         """Send one message to this queue; returns its id."""
         return self._send(self.url, body, attributes)
@@ -139,7 +152,8 @@ def _to_message(raw: Mapping[str, Any]) -> QueueMessage:
     system = raw.get("Attributes", {})
     return QueueMessage(
         message_id=raw["MessageId"], receipt_handle=raw["ReceiptHandle"], body=raw.get("Body", ""),
-        attributes=attributes, receive_count=int(system.get("ApproximateReceiveCount", 1)))
+        attributes=attributes, receive_count=int(system.get("ApproximateReceiveCount", 1)),
+        sent_at=int(system.get("SentTimestamp", 0)) / 1000)
 
 
 def _chunks(messages: list[QueueMessage]) -> Iterator[list[QueueMessage]]:

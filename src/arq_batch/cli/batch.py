@@ -36,6 +36,9 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
                         help="exit 0 once a long poll finds the queue empty (a batch job)")
     worker.add_argument("--concurrency", type=int, metavar="N",
                         help="jobs to run at once (default: worker.concurrency in the config)")
+    worker.add_argument("--metrics-port", type=int, metavar="N",
+                        help="serve Prometheus metrics at http://HOST:N/metrics (default: "
+                             "metrics.port in the config; 0 turns it off)")
     _add_score(commands, common)
     dlq = add_command(commands, common, "dlq", cmd_dlq,
                       "show dead-lettered jobs, or move them back to the queue")
@@ -73,7 +76,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> Result:
     """Run the worker until the queue is dry or a signal arrives."""
     from arq_batch.worker.main import run_worker
 
-    worker = run_worker(settings, args.concurrency, args.once)
+    worker = run_worker(settings, args.concurrency, args.once, args.metrics_port)
     outcomes = dict(worker.outcomes)
     return {"outcomes": outcomes}, "worker stopped: " + (
         ", ".join(f"{n} {k}" for k, n in sorted(outcomes.items())) or "no messages")

@@ -1,34 +1,11 @@
-"""``arq-batch demo``: every stage of the product against an embedded moto server."""
+"""``arq-batch demo``: the whole pipeline on an embedded emulator (steps in demo_steps)."""
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import gzip
-import io
-import json
-import os
-import tempfile
-from pathlib import Path
-from typing import Any
 
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
-
-from arq_batch.aws.emulator import Emulator
-from arq_batch.aws.provision import provision
-from arq_batch.aws.s3 import S3Store
-from arq_batch.aws.sqs import SqsQueue
 from arq_batch.cli.common import Commands, Result, add_command
 from arq_batch.core.settings import Settings
-from arq_batch.core.uris import S3Uri
-from arq_batch.serving import lifecycle
-from arq_batch.training.pipeline import TrainRequest, train
-from arq_batch.worker import dlq
-from arq_batch.worker.main import run_worker
-
-DATA = Path(__file__).resolve().parents[3] / "data"
-TARGET = "species"
 
 
 def register(commands: Commands, common: argparse.ArgumentParser) -> None:
@@ -37,98 +14,12 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
                 "the whole pipeline end to end on an embedded AWS emulator",
                 "Start a moto server on a free 127.0.0.1 port, provision, train on the bundled\n"
                 "penguins data, drop inputs under data/input/, work the queue dry, print the\n"
-                "results, call the endpoint with one sample, then shut everything down.\n"
-                "Needs the 'train' and 'local' extras; no AWS account.")
+                "results, call the endpoint with one sample, query what happened, then shut\n"
+                "everything down. Needs the train, local and query extras; no AWS account.")
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> Result:
     """The end-to-end demo on an embedded emulator."""
+    from arq_batch.cli.demo_steps import run_demo  # training and moto: the demo's alone
+
     return run_demo(settings, verbose=not args.json)
-
-
-def run_demo(settings: Settings, verbose: bool = True) -> tuple[dict[str, Any], str]:
-    """Provision, train, drop inputs, work the queue dry, call the endpoint, clean up."""
-    say = print if verbose else (lambda *a, **k: None)
-    with Emulator() as aws:
-        os.environ.update(aws.env)  # boto3's own chain picks these up, exactly as on AWS
-        settings = _demo_settings(settings)
-        say(f"1. embedded AWS (moto) at {aws.url}; provisioning")
-        for change in provision(settings):
-            say(f"   {change}")
-        store = S3Store(settings.encryption)
-        say(f"2. training a classifier for {TARGET!r} on data/penguins.csv")
-        trained = train(TrainRequest(str(_data_file("penguins.csv")), TARGET), store, settings,
-                        lambda text: say(f"   {text}"))
-        inputs = _upload_inputs(store, settings)
-        say(f"3. uploaded {len(inputs)} inputs under data/input/; working the queue dry")
-        worker = run_worker(settings, concurrency=2, once=True)
-        jobs = [e for e in worker.history if e["input"] in inputs]
-        say(_table(jobs))
-        say("4. a few predictions from data/output/penguins.csv:")
-        say(_preview(store, settings))
-        letters = dlq.list_dead_letters(SqsQueue(settings.queue, settings.dlq_name))
-        say(f"5. dead-letter queue: {len(letters)} message(s)")
-        for letter in letters:
-            say(f"   {letter.error}")
-        say("6. real-time endpoint: create, one single-sample inference, delete")
-        answer = _endpoint_round_trip(say)
-    summary = {"run_id": trained.run_id, "metrics": trained.metrics, "jobs": jobs,
-               "dead_letters": [d.error for d in letters], "endpoint_answer": answer}
-    return summary, "demo finished: everything shut down"
-
-
-def _demo_settings(settings: Settings) -> Settings:
-    queue = dataclasses.replace(settings.queue_settings, wait_time_seconds=1)
-    heartbeat = str(Path(tempfile.gettempdir()) / "arq-batch-demo-heartbeat")
-    return settings.replace(queue_settings=queue,
-                            worker=dataclasses.replace(settings.worker, heartbeat_file=heartbeat))
-
-
-def _data_file(name: str) -> Path:
-    return DATA / name
-
-
-def _upload_inputs(store: S3Store, settings: Settings) -> list[str]:
-    raw = _data_file("penguins.csv").read_bytes()
-    table = pacsv.read_csv(io.BytesIO(raw))
-    parquet = io.BytesIO()
-    pq.write_table(table, parquet)
-    bad = raw.replace(b"39.1", b"thirty-nine", 1)
-    files = {"penguins.csv": raw, "parquet/penguins.parquet": parquet.getvalue(),
-             "compressed/penguins.csv.gz": gzip.compress(raw),
-             "new penguins 2026.csv": raw, "broken/penguins.csv": bad}
-    uris = []
-    for name, body in files.items():
-        uri = S3Uri(settings.bucket, settings.prefixes.input + name)
-        store.put_bytes(uri, body)
-        uris.append(str(uri))
-    return uris
-
-
-def _table(jobs: list[dict[str, Any]]) -> str:
-    lines = [f"   {'input':<50} {'rows':>6} {'seconds':>8}  outcome"]
-    for job in sorted(jobs, key=lambda j: str(j["input"])):
-        name = str(job["input"]).split("/data/input/", 1)[-1]
-        rows = job.get("rows", "-")
-        seconds = job.get("seconds", "-")
-        lines.append(f"   {name:<50} {rows!s:>6} {seconds!s:>8}  {job['outcome']}")
-    return "\n".join(lines)
-
-
-def _preview(store: S3Store, settings: Settings, count: int = 5) -> str:
-    uri = S3Uri(settings.bucket, settings.prefixes.output + "penguins.csv")
-    table = pacsv.read_csv(io.BytesIO(store.get_bytes(uri)))
-    picked = table.select(["island", "bill_length_mm", TARGET, "predicted_label", "score"])
-    return "\n".join(f"   {row}" for row in picked.slice(0, count).to_pylist())
-
-
-def _endpoint_round_trip(say: Any) -> Any:
-    created = lifecycle.create("arq-batch-demo")
-    try:
-        sample = b"Biscoe,48.6,16.0,230,5800,male,2008"
-        answer = json.loads(lifecycle.invoke(created, sample, "text/csv"))
-        say(f"   POST {created.invocations_url()} {sample.decode()!r}\n   -> {answer}")
-    finally:
-        lifecycle.delete(created.name)
-    say("   endpoint deleted")
-    return answer

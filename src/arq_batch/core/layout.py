@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
+
 from arq_batch.core.settings import Prefixes
 from arq_batch.core.uris import S3Uri
 
@@ -42,3 +45,27 @@ def latest_uri(bucket: str, prefixes: Prefixes) -> S3Uri:
 def run_uri(bucket: str, prefixes: Prefixes, run_id: str) -> S3Uri:
     """The folder of one training run's artifact."""
     return S3Uri(bucket, f"{prefixes.model}{run_id}/")
+
+
+def safe_name(text: str) -> str:
+    """``text`` as one path segment: job ids come from messages, so never trust them in a key.
+
+    Characters outside ``[A-Za-z0-9._-]`` become ``_``; a name that had to change (or is
+    very long) gets a short hash of the original, so two ids never share a key.
+    """
+    cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", text)[:100].lstrip(".") or "_"
+    if cleaned == text:
+        return text
+    return f"{cleaned}-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
+
+
+def ledger_uri(bucket: str, prefixes: Prefixes, dt: str, job_id: str, attempt: int) -> S3Uri:
+    """``data/jobs/dt=<date>/<job_id>-<attempt>.json``: one object per settled attempt."""
+    return S3Uri(bucket, f"{prefixes.jobs}dt={dt}/{safe_name(job_id)}-{attempt}.json")
+
+
+def predictions_uri(bucket: str, prefixes: Prefixes, run_id: str, dt: str,
+                    job_id: str) -> S3Uri:
+    """``data/predictions/run_id=<run>/dt=<date>/<job_id>.parquet``."""
+    return S3Uri(bucket, f"{prefixes.predictions}run_id={safe_name(run_id)}/dt={dt}/"
+                         f"{safe_name(job_id)}.parquet")

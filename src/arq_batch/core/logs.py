@@ -43,7 +43,9 @@ class TextFormatter(logging.Formatter):
 
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
     fields = record.__dict__.items()
-    return {k: v for k, v in fields if k not in _RESERVED and not k.startswith("_")}
+    # Private attributes stay out, except CloudWatch EMF's "_aws" member.
+    return {k: v for k, v in fields
+            if k not in _RESERVED and (not k.startswith("_") or k == "_aws")}
 
 
 def setup_logging(settings: LogSettings, stream: Any = None) -> None:

@@ -41,6 +41,7 @@ class ObjectStore(Protocol):
         self, uri: S3Uri, metadata: Mapping[str, str] | None = None
     ) -> ObjectWriter: ...
     def list_keys(self, uri: S3Uri) -> Iterator[str]: ...
+    def delete(self, uri: S3Uri) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class QueueMessage:
     body: str
     attributes: Mapping[str, str]
     receive_count: int
+    sent_at: float = 0.0  # when it was first sent (epoch seconds); 0 if unknown
 
 
 class Queue(Protocol):

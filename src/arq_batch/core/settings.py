@@ -32,6 +32,8 @@ class Prefixes:
     output: str = "data/output/"
     errors: str = "data/errors/"
     model: str = "model/output/"
+    jobs: str = "data/jobs/"
+    predictions: str = "data/predictions/"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,6 +79,24 @@ class ServeSettings:
 
 
 @dataclasses.dataclass(frozen=True)
+class PredictionsSettings:
+    """The Parquet dataset of every scored row that ``query`` and Athena read."""
+
+    enabled: bool = True
+    id_columns: tuple[str, ...] = ()  # input columns copied beside each prediction
+
+
+@dataclasses.dataclass(frozen=True)
+class MetricsSettings:
+    """Prometheus ``/metrics`` (off while ``port`` is 0) and CloudWatch EMF log lines."""
+
+    port: int = 0
+    host: str = "127.0.0.1"
+    emf: bool = False
+    namespace: str = "arq-batch"
+
+
+@dataclasses.dataclass(frozen=True)
 class LogSettings:
     """``format`` is ``auto`` (JSON unless stderr is a terminal), ``json`` or ``text``."""
 
@@ -97,6 +117,8 @@ class Settings:
     queue_settings: QueueSettings = QueueSettings()
     worker: WorkerSettings = WorkerSettings()
     serve: ServeSettings = ServeSettings()
+    predictions: PredictionsSettings = PredictionsSettings()
+    metrics: MetricsSettings = MetricsSettings()
     log: LogSettings = LogSettings()
 
     @property

@@ -15,7 +15,7 @@ from arq_batch.core.formats import detect
 from arq_batch.core.layout import RUN_ID_META
 from arq_batch.core.ports import ObjectStore, ObjectWriter
 from arq_batch.core.settings import Settings
-from arq_batch.core.transform import transform
+from arq_batch.core.transform import Source, transform
 from arq_batch.core.uris import S3Uri, is_s3
 
 
@@ -80,9 +80,14 @@ def score_file(source: str, destination: str, model: Model, store: ObjectStore,
     target: ObjectWriter = (
         store.open_writer(S3Uri.parse(destination), {RUN_ID_META: model.card.run_id})
         if is_s3(destination) else LocalWriter(destination))
-    return transform(fmt, counted, open_seekable, target, model.scorer,
-                     settings.worker.batch_rows, progress=report,
-                     gzip_level=settings.worker.gzip_level)
+    return transform(Source(fmt, counted, open_seekable), target, model.scorer,
+                     settings.worker, progress=report)
+
+
+def local_source(path: str) -> Source:
+    """A local file as a transform's input."""
+    opener = partial(open_file, path)
+    return Source(detect(Path(path).name), opener, opener)
 
 
 def _readers(source: str, store: ObjectStore) -> tuple[int, Callable[[], BinaryIO],

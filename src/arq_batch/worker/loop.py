@@ -1,8 +1,7 @@
-"""The worker: long-poll the queue, run jobs concurrently, settle each message exactly once.
+"""The worker loop: long-poll the queue, run jobs concurrently, delete what is done.
 
-Every message ends with one outcome: ``done`` (deleted after its output is complete),
-``retry`` (left to reappear after a growing backoff), ``dead`` (error report written,
-moved to the dead-letter queue) or ``released`` (shutdown: visible again at once).
+What happens to one message is ``handler.MessageHandler``'s business; this module only
+receives, dispatches, batches the deletes and shuts down in two stages.
 """
 
 from __future__ import annotations
@@ -10,43 +9,37 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
-from arq_batch.aws.faults import classify
-from arq_batch.core import messages
-from arq_batch.core.errors import ArqError, Cancelled, PermanentError
-from arq_batch.core.messages import Job
+from arq_batch.core.errors import ArqError
+from arq_batch.core.ledger import DONE, RELEASED
 from arq_batch.core.ports import ObjectStore, Queue, QueueMessage
 from arq_batch.core.settings import Settings
-from arq_batch.worker import reports
+from arq_batch.worker.handler import MessageHandler
 from arq_batch.worker.heartbeat import Heartbeat
+from arq_batch.worker.ledger import Ledger
+from arq_batch.worker.metrics import WorkerMetrics
 from arq_batch.worker.runner import JobRunner
 
 logger = logging.getLogger(__name__)
 
-DONE, RETRY, DEAD, RELEASED = "done", "retry", "dead", "released"
 _BUSY_POLL_SECONDS = 1  # short polls while jobs run, so completions are settled promptly
 _CANCEL_WAIT_SECONDS = 3.0
 # Done messages are deleted in batches of up to ten, at most this long after their jobs (or
 # a tenth of the visibility timeout, if shorter); a lost delete only means a redelivery
 # that finds its output and skips.
 _MAX_DELETE_DELAY_SECONDS = 1.0
-HISTORY = 1000
-
-
-def backoff_seconds(receive_count: int, base: int, cap: int) -> int:
-    """Visibility delay before retry number ``receive_count``: doubling, capped."""
-    return int(min(cap, base * 2 ** max(0, receive_count - 1)))
 
 
 class Worker:
     """Competing consumer on one queue; safe to run as many replicas as you like."""
 
     def __init__(self, queue: Queue, store: ObjectStore, runner: JobRunner, settings: Settings,
-                 concurrency: int, once: bool = False) -> None:
-        self._queue, self._store, self._runner, self._settings = queue, store, runner, settings
+                 concurrency: int, once: bool = False,
+                 metrics: WorkerMetrics | None = None) -> None:
+        self._queue, self._settings = queue, settings
         self._concurrency, self._once = concurrency, once
         self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="job")
         self._in_flight: dict[Future[str], QueueMessage] = {}
@@ -55,14 +48,17 @@ class Worker:
         self._delete_due = 0.0
         self._delete_delay = min(_MAX_DELETE_DELAY_SECONDS,
                                  settings.queue_settings.visibility_timeout / 10)
-        self._stop = threading.Event()
-        self._cancel = threading.Event()
+        self._stop, self._cancel = threading.Event(), threading.Event()
         self._stop_at = 0.0
         self._heartbeat = Heartbeat(queue, self._running,
                                     settings.queue_settings.visibility_timeout,
                                     Path(settings.worker.heartbeat_file))
+        self.metrics = metrics or WorkerMetrics()
+        self._ledger = Ledger(store, settings, self.metrics)
+        self._handler = MessageHandler(queue, store, runner, settings, self._heartbeat,
+                                       self._cancel.is_set, self._ledger, self.metrics)
         self.outcomes: Counter[str] = Counter()
-        self.history: deque[dict[str, object]] = deque(maxlen=HISTORY)  # recent job events
+        self.history = self._handler.history  # recent job events, newest last
 
     @property
     def stopping(self) -> bool:
@@ -109,6 +105,7 @@ class Worker:
         try:
             received = self._queue.receive(min(10, free), wait_seconds)
         except ArqError as exc:
+            self.metrics.receive_errors.inc()
             logger.warning("receive failed: %s", exc, extra={"event": "receive_error"})
             time.sleep(1.0)
             return []
@@ -119,7 +116,9 @@ class Worker:
 
     def _dispatch(self, message: QueueMessage) -> None:
         with self._lock:
-            self._in_flight[self._pool.submit(self._handle_safely, message)] = message
+            future = self._pool.submit(self._handler.handle_safely, message)
+            self._in_flight[future] = message
+            self.metrics.in_flight.set(len(self._in_flight))
 
     def _running(self) -> list[QueueMessage]:
         """Messages whose jobs are still running (finished ones must not be extended)."""
@@ -131,6 +130,7 @@ class Worker:
             done = [(f, m) for f, m in self._in_flight.items() if f.done()]
             for future, _ in done:
                 del self._in_flight[future]
+            self.metrics.in_flight.set(len(self._in_flight))
         return done
 
     def _settle(self, force: bool = False) -> None:
@@ -148,77 +148,8 @@ class Worker:
             try:
                 self._queue.delete(batch)
             except ArqError as exc:  # they reappear, and their outputs make them no-ops
+                self.metrics.delete_errors.inc()
                 logger.warning("delete failed: %s", exc, extra={"event": "delete_error"})
-
-    def _handle_safely(self, message: QueueMessage) -> str:
-        """The worker outlives any message: if even settling it fails, it comes back later."""
-        try:
-            return self._handle(message)
-        except Exception:
-            logger.exception("could not settle message %s; it will be redelivered",
-                             message.message_id, extra={"event": "settle_error",
-                                                        "outcome": RETRY})
-            return RETRY
-
-    def _handle(self, message: QueueMessage) -> str:
-        """Run every job a message names; return the message's outcome."""
-        try:
-            jobs = messages.parse(message, self._settings.buckets)
-        except PermanentError as exc:
-            return self._dead_letter(message, None, exc)
-        if not jobs:
-            logger.info("test event acknowledged", extra={"event": "test_event", "outcome": DONE})
-        for job in jobs:
-            outcome = self._run_job(message, job)
-            if outcome != DONE:
-                return outcome
-        return DONE
-
-    def _run_job(self, message: QueueMessage, job: Job) -> str:
-        try:
-            result = self._runner.run(job, cancelled=self._cancel.is_set)
-        except Cancelled:
-            self._record(job, RELEASED, error="shutdown")
-            self._heartbeat.hand_over([message])
-            self._queue.set_visibility([message], 0)
-            return RELEASED
-        except Exception as exc:
-            error = classify(exc)
-            final = message.receive_count >= self._settings.queue_settings.max_receive_count
-            if isinstance(error, PermanentError) or final:
-                return self._dead_letter(message, job, error)
-            return self._retry(message, job, error)
-        self._record(job, DONE, output=str(result.output), rows=result.rows,
-                     seconds=round(result.seconds, 3), run_id=result.run_id,
-                     skipped=result.skipped)
-        return DONE
-
-    def _retry(self, message: QueueMessage, job: Job, error: ArqError) -> str:
-        q = self._settings.queue_settings
-        delay = backoff_seconds(message.receive_count, q.backoff_base_seconds,
-                                q.backoff_max_seconds)
-        self._record(job, RETRY, logging.WARNING, error=reports.describe(error), retry_in=delay)
-        self._heartbeat.hand_over([message])
-        self._queue.set_visibility([message], delay)
-        return RETRY
-
-    def _dead_letter(self, message: QueueMessage, job: Job | None, error: ArqError) -> str:
-        report = reports.write_report(self._store, self._settings, message, job, error)
-        self._heartbeat.hand_over([message])
-        self._queue.dead_letter(message, reports.describe(error))
-        extra = {"message_id": message.message_id, "report": str(report)}
-        if job:
-            self._record(job, DEAD, logging.ERROR, error=reports.describe(error), **extra)
-        else:
-            logger.error("poison message: %s", reports.describe(error),
-                         extra={"outcome": DEAD, "error": reports.describe(error), **extra})
-        return DEAD
-
-    def _record(self, job: Job, outcome: str, level: int = logging.INFO, **fields: object) -> None:
-        """One log line and one history entry per job event."""
-        event = {"job_id": job.job_id, "input": str(job.input), "outcome": outcome, **fields}
-        self.history.append(event)
-        logger.log(level, "job %s %s", job.job_id, outcome, extra=event)
 
     def _shut_down(self, reason: str) -> None:
         """Finish in-flight jobs within the grace period, cancel and release the rest."""
@@ -236,6 +167,6 @@ class Worker:
             self.outcomes[RELEASED] += len(stuck)
         self._heartbeat.stop()
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._ledger.close()
         logger.info("worker stopped: %s", reason,
                     extra={"event": "worker_stopped", **dict(self.outcomes)})
-

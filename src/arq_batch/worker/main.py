@@ -31,10 +31,14 @@ def build_worker(settings: Settings, concurrency: int, once: bool) -> Worker:
     return Worker(queue, store, runner, settings, concurrency, once)
 
 
-def run_worker(settings: Settings, concurrency: int | None = None, once: bool = False) -> Worker:
+def run_worker(settings: Settings, concurrency: int | None = None, once: bool = False,
+               metrics_port: int | None = None) -> Worker:
     """Run until the queue is dry (``once``) or a signal arrives; a second signal exits now."""
     concurrency = concurrency or settings.worker.concurrency
     worker = build_worker(settings, concurrency, once)
+    port = settings.metrics.port if metrics_port is None else metrics_port
+    if port:
+        worker.metrics.serve(port, settings.metrics.host)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         if worker.stopping:

@@ -45,7 +45,8 @@ def write_report(store: ObjectStore, settings: Settings, message: QueueMessage,
     input_uri = job.input if job and job.input.bucket == settings.bucket else None
     uri = layout.error_report_uri(settings.bucket, settings.prefixes, input_uri,
                                   message.message_id)
-    body = json.dumps(build_report(message, job, error), indent=2).encode()
+    # One line: Athena's JSON SerDe reads one object per line.
+    body = json.dumps(build_report(message, job, error)).encode()
     store.put_bytes(uri, body, {"content-type": "application/json"})
     return uri
 

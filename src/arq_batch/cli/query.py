@@ -1,0 +1,120 @@
+"""SQL and gauges: ``query`` runs SQL over the bucket, ``status`` is an operator's screen."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from arq_batch.cli.common import Commands, Result, add_command
+from arq_batch.core.settings import Settings
+
+VIEWS_HELP = """\
+Views: jobs (the job ledger: one row per settled job attempt), predictions (every scored
+row, with run_id and dt), errors (the error reports), outputs (every CSV output under
+data/output/, columns unioned by name; outputs_parquet and outputs_jsonl likewise).
+Example: arq-batch query "SELECT outcome, count(*) FROM jobs GROUP BY outcome"
+"""
+
+
+def register(commands: Commands, common: argparse.ArgumentParser) -> None:
+    """Add ``query`` and ``status``."""
+    query = add_command(commands, common, "query", cmd_query,
+                        "run SQL over the job ledger, predictions, errors and outputs",
+                        "Run one SQL statement with DuckDB over the bucket, in place.\n\n"
+                        + VIEWS_HELP)
+    query.add_argument("sql", metavar="SQL", help="the statement to run (DuckDB's dialect)")
+    query.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                       help="table: aligned columns; csv: with a header; json: one array of "
+                            "row objects (default: table)")
+    add_command(commands, common, "status", cmd_status,
+                "queue depths, the current model, recent jobs, speed and failures",
+                "One screen for an operator: queue and dead-letter depths, the model run\n"
+                "workers use now, jobs in the last hour and day by outcome, rows/s and\n"
+                "p50/p95 job seconds over the last hour, and the last five failures.")
+
+
+def engine_for(settings: Settings) -> Any:
+    """A query engine over the configured bucket, with boto3's credentials."""
+    from arq_batch.aws.clients import s3_connection
+    from arq_batch.aws.s3 import S3Store
+    from arq_batch.query.engine import QueryEngine
+
+    return QueryEngine(settings, s3_connection(), S3Store(settings.encryption))
+
+
+def cmd_query(args: argparse.Namespace, settings: Settings) -> Result:
+    """Run the statement and render its rows."""
+    result = engine_for(settings).run(args.sql)
+    records = result.records()
+    data = {"columns": result.columns, "rows": records, "row_count": len(records)}
+    if args.format == "json":
+        return data, json.dumps(records, default=str)
+    if args.format == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(result.columns)
+        writer.writerows([_text(v) for v in row] for row in result.rows)
+        return data, out.getvalue().rstrip("\n")
+    return data, render_table(result.columns, result.rows)
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> Result:
+    """Gather the operator's figures."""
+    status = current_status(settings)
+    return status.to_dict(), status_text(status)
+
+
+def current_status(settings: Settings) -> Any:
+    """Queues, model and the ledger's figures, as of now."""
+    from arq_batch.aws.model_store import ModelStore
+    from arq_batch.aws.s3 import S3Store
+    from arq_batch.aws.sqs import SqsQueue
+    from arq_batch.query.status import Status, job_figures
+
+    queue = SqsQueue(settings.queue, settings.dlq_name)
+    current = ModelStore(S3Store(settings.encryption), settings).latest_run_id()
+    return Status(queue.depth(), queue.depth(dead_letters=True), current,
+                  **job_figures(engine_for(settings), datetime.now(UTC)))
+
+
+def status_text(s: Any) -> str:
+    """The status screen."""
+    lines = [f"queue       {_depth(s.queue)}", f"dead-letter {_depth(s.dead_letter_queue)}",
+             f"model       {s.model_run or '(none trained)'}",
+             f"last hour   {_outcomes(s.jobs_last_hour)}",
+             f"last day    {_outcomes(s.jobs_last_day)}",
+             f"speed       {s.rows_last_hour:,} rows in the last hour"
+             + (f", {s.rows_per_second:,.0f} rows/s, job p50 {s.p50_job_seconds} s, "
+                f"p95 {s.p95_job_seconds} s" if s.rows_per_second else "")]
+    lines.append("failures    " + ("none in the last week" if not s.last_failures else ""))
+    lines += [f"  {f['finished_at'][:19]}  {f['outcome']:<5}  {f['input']}  "
+              f"{f['error_class']}: {f['error_message']}" for f in s.last_failures]
+    return "\n".join(lines)
+
+
+def _depth(d: dict[str, int]) -> str:
+    return f"{d['visible']} visible, {d['in_flight']} in flight, {d['delayed']} delayed"
+
+
+def _outcomes(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {o}" for o, n in sorted(counts.items())) or "no jobs"
+
+
+def render_table(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
+    """Aligned columns with a header rule and a row count."""
+    cells = [[_text(v) for v in row] for row in rows]
+    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
+    line = "  ".join("-" * w for w in widths)
+    body = ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
+    footer = f"({len(rows)} row{'s' if len(rows) != 1 else ''})"
+    return "\n".join(["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)),
+                      line, *body, footer])
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else value.isoformat() if isinstance(value, datetime) \
+        else str(value)

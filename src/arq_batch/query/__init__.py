@@ -1,0 +1,7 @@
+"""SQL over the bucket: DuckDB with its httpfs extension reads the job ledger, the
+predictions dataset, the error reports and the outputs where they lie, and ``status``
+answers an operator's questions from them.
+
+May import: ``arq_batch.core`` and ``arq_batch.aws``; DuckDB lives here. Never worker,
+training, serving or cli.
+"""

@@ -1,0 +1,110 @@
+"""DuckDB over the bucket: one connection with httpfs, S3 access as boto3 has it, views.
+
+The httpfs extension comes from the PyPI package ``duckdb-extension-httpfs`` (pinned to
+DuckDB's own version) and is loaded from its file, so nothing is downloaded at run time.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from arq_batch.aws.clients import S3Connection
+from arq_batch.core.errors import ArqError, ConfigError
+from arq_batch.core.ports import ObjectStore
+from arq_batch.core.settings import Settings
+from arq_batch.core.uris import S3Uri
+from arq_batch.query.views import View, quote, source_sql, views
+
+
+class QueryError(ArqError):
+    """SQL that DuckDB refused (bad syntax, a missing table or column)."""
+
+    kind = "query_error"
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """Column names and rows, in order."""
+
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+
+    def records(self) -> list[dict[str, Any]]:
+        """Rows as ``{column: value}``."""
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+
+class QueryEngine:
+    """Runs SQL over the bucket; views are created for the names a statement mentions."""
+
+    def __init__(self, settings: Settings, connection: S3Connection, store: ObjectStore) -> None:
+        self._settings, self._store = settings, store
+        self._views = views(settings)
+        self._db = duckdb.connect()
+        self._db.execute(f"LOAD '{_httpfs_path()}'")
+        self._db.execute(_secret_sql(connection))
+        self._db.execute("SET TimeZone = 'UTC'")  # dates of the dt= partitions are UTC days
+        self._created: set[str] = set()
+
+    def run(self, sql: str, params: dict[str, Any] | None = None) -> QueryResult:
+        """Execute one statement; QueryError with DuckDB's first line if it fails."""
+        for name in self._mentioned(sql):
+            self._create(self._views[name])
+        try:
+            cursor = self._db.execute(sql, params)
+            rows = cursor.fetchall() if cursor.description else []
+        except duckdb.Error as exc:
+            raise QueryError(str(exc).strip().splitlines()[0]) from exc
+        return QueryResult([d[0] for d in cursor.description or ()], rows)
+
+    def _mentioned(self, sql: str) -> list[str]:
+        words = {w.lower() for w in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", sql)}
+        return [name for name in self._views if name in words and name not in self._created]
+
+    def _create(self, view: View) -> None:
+        urls = self._sources(view)
+        body = source_sql(view, urls) if urls else view.empty_sql()
+        self._db.execute(f"CREATE OR REPLACE VIEW {view.name} AS {body}")
+        self._created.add(view.name)
+
+    def _sources(self, view: View) -> list[str]:
+        """One glob per suffix that has at least one file under the view's prefix."""
+        bucket = self._settings.bucket
+        found: set[str] = set()
+        for key in self._store.list_keys(S3Uri(bucket, view.prefix)):
+            found.update(s for s in view.suffixes if key.endswith(s))
+            if len(found) == len(view.suffixes):
+                break
+        pattern = "*/*" if view.name == "jobs" else "*/*/*" if view.name == "predictions" \
+            else "**/*"
+        return [f"s3://{bucket}/{view.prefix}{pattern}{s}" for s in view.suffixes if s in found]
+
+
+def _secret_sql(c: S3Connection) -> str:
+    options = {"KEY_ID": c.key_id, "SECRET": c.secret, "SESSION_TOKEN": c.session_token,
+               "REGION": c.region}
+    parts = [f"{k} {quote(v)}" for k, v in options.items() if v]
+    if c.endpoint:  # an emulator or another S3-compatible store
+        parts += [f"ENDPOINT {quote(c.endpoint)}", "URL_STYLE 'path'",
+                  f"USE_SSL {'true' if c.use_ssl else 'false'}"]
+    return f"CREATE OR REPLACE SECRET arq_batch (TYPE s3, {', '.join(parts)})"
+
+
+def _httpfs_path() -> Path:
+    try:
+        import duckdb_extension_httpfs
+    except ModuleNotFoundError as exc:
+        raise ConfigError("query needs the DuckDB httpfs extension: "
+                          "pip install 'arq-batch[query]'") from exc
+    version = duckdb.__version__
+    path = Path(duckdb_extension_httpfs.__file__).parent / "extensions" / f"v{version}"
+    found = sorted(path.glob("httpfs.duckdb_extension"))
+    if not found:
+        raise ConfigError(f"duckdb-extension-httpfs does not match duckdb {version}; "
+                          "install the same version of both")
+    return found[0]

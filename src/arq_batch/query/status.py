@@ -1,0 +1,67 @@
+"""``arq-batch status``: one screen for an operator, answered from the queues and the ledger.
+
+Job figures come from SQL over the ``jobs`` view, the same path ``query`` takes. Windows
+end at ``now``: the last hour and day for counts and speed, the last week for failures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from arq_batch.query.engine import QueryEngine
+
+_COUNTS = """
+SELECT outcome, count(*) FILTER (WHERE finished_at >= $hour) AS last_hour, count(*) AS last_day
+FROM jobs WHERE dt >= CAST($day AS DATE) AND finished_at >= $day
+GROUP BY outcome ORDER BY outcome"""
+_SPEED = """
+SELECT sum(rows) AS rows, epoch(max(finished_at) - min(started_at)) AS span,
+       quantile_cont(seconds, 0.5) AS p50, quantile_cont(seconds, 0.95) AS p95
+FROM jobs WHERE outcome = 'done' AND dt >= CAST($hour AS DATE) AND finished_at >= $hour"""
+_FAILURES = """
+SELECT finished_at, job_id, input, outcome, error_class, error_message FROM jobs
+WHERE outcome IN ('dead', 'retry') AND dt >= CAST($week AS DATE)
+ORDER BY finished_at DESC LIMIT 5"""
+
+
+@dataclass(frozen=True)
+class Status:
+    """What ``status --json`` prints."""
+
+    queue: dict[str, int]
+    dead_letter_queue: dict[str, int]
+    model_run: str | None
+    jobs_last_hour: dict[str, int] = field(default_factory=dict)
+    jobs_last_day: dict[str, int] = field(default_factory=dict)
+    rows_last_hour: int = 0
+    rows_per_second: float | None = None  # done jobs' rows over the span they ran in
+    p50_job_seconds: float | None = None
+    p95_job_seconds: float | None = None
+    last_failures: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields."""
+        return asdict(self)
+
+
+def job_figures(engine: QueryEngine, now: datetime) -> dict[str, Any]:
+    """Counts by outcome, speed and the last failures from the ledger."""
+    windows = {"hour": now - timedelta(hours=1), "day": now - timedelta(days=1),
+               "week": now - timedelta(days=7)}
+    counts = engine.run(_COUNTS, {"hour": windows["hour"], "day": windows["day"]}).rows
+    rows, span, p50, p95 = engine.run(_SPEED, {"hour": windows["hour"]}).rows[0]
+    failures = engine.run(_FAILURES, {"week": windows["week"]}).records()
+    return {
+        "jobs_last_hour": {o: int(h) for o, h, _ in counts if h},
+        "jobs_last_day": {o: int(d) for o, _, d in counts},
+        "rows_last_hour": int(rows or 0),
+        "rows_per_second": round(rows / span, 1) if rows and span else None,
+        "p50_job_seconds": _rounded(p50), "p95_job_seconds": _rounded(p95),
+        "last_failures": [f | {"finished_at": f["finished_at"].isoformat()} for f in failures],
+    }
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 3)

@@ -1,0 +1,84 @@
+"""The views ``query`` predefines, each over one prefix of the bucket.
+
+A view over a prefix with no files yet is an empty table of the same columns, so a
+query on a fresh bucket answers with no rows instead of an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from arq_batch.core import ledger, predictions
+from arq_batch.core.settings import Settings
+
+_TYPES = ledger.DUCKDB_TYPES | {"timestamp": "TIMESTAMP WITH TIME ZONE", "date": "DATE",
+                                "json": "JSON"}
+# Timestamps are ISO 8601 text in the ledger (so every JSON reader agrees on them); the
+# view hands them out as timestamps.
+_LEDGER_TIMES = ("started_at", "finished_at")
+_ERROR_COLUMNS = (("message_id", "string"), ("job", "json"), ("error", "string"),
+                  ("detail", "json"), ("attempts", "int"), ("at", "string"))
+
+
+@dataclass(frozen=True)
+class View:
+    """A view: the files it reads (suffixes under a prefix) and how to read them."""
+
+    name: str
+    prefix: str
+    suffixes: tuple[str, ...]
+    columns: tuple[tuple[str, str], ...]  # for the empty table
+
+    def empty_sql(self) -> str:
+        """The view's columns with no rows."""
+        cols = ", ".join(f"CAST(NULL AS {_TYPES[t]}) AS {name}" for name, t in self.columns)
+        return f"SELECT {cols} WHERE false"
+
+
+def views(settings: Settings) -> dict[str, View]:
+    """Every predefined view, by name."""
+    p = settings.prefixes
+    ledger_cols = tuple((n, "timestamp" if n in _LEDGER_TIMES else t) for n, t in ledger.COLUMNS)
+    prediction_cols = (*predictions.COLUMNS[:2],
+                       *((c, "string") for c in settings.predictions.id_columns),
+                       *predictions.COLUMNS[2:], ("run_id", "string"), ("dt", "date"))
+    error_cols = (*_ERROR_COLUMNS, ("input", "string"), ("key", "string"))
+    output_cols = (("key", "string"),)
+    return {v.name: v for v in (
+        View("jobs", p.jobs, (".json",), (*ledger_cols, ("dt", "date"))),
+        View("predictions", p.predictions, (".parquet",), prediction_cols),
+        View("errors", p.errors, (".json",), error_cols),
+        View("outputs", p.output, (".csv", ".csv.gz"), output_cols),
+        View("outputs_parquet", p.output, (".parquet", ".pq"), output_cols),
+        View("outputs_jsonl", p.output, (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz",
+                                         ".json", ".json.gz"), output_cols),
+    )}
+
+
+def source_sql(view: View, urls: list[str]) -> str:
+    """The SELECT that reads ``urls`` (s3:// globs or files) for ``view``."""
+    files = "[" + ", ".join(quote(u) for u in urls) + "]"
+    if view.name == "jobs":
+        columns = "{" + ", ".join(f"{quote(n)}: {quote(_TYPES[t])}"
+                                  for n, t in ledger.COLUMNS) + "}"
+        casts = ", ".join(f"CAST({n} AS TIMESTAMP WITH TIME ZONE) AS {n}" for n in _LEDGER_TIMES)
+        return (f"SELECT * REPLACE ({casts}) FROM read_json({files}, columns={columns}, "
+                "format='newline_delimited', hive_partitioning=true, "
+                "hive_types={'dt': DATE})")
+    if view.name == "predictions":
+        return (f"SELECT * FROM read_parquet({files}, hive_partitioning=true, "
+                "union_by_name=true, hive_types={'run_id': VARCHAR, 'dt': DATE})")
+    if view.name == "errors":
+        columns = "{" + ", ".join(f"{quote(n)}: {quote(_TYPES[t])}"
+                                  for n, t in _ERROR_COLUMNS) + "}"
+        return (f"SELECT *, job->>'input' AS input, filename AS key FROM read_json({files}, "
+                f"columns={columns}, format='auto', filename=true, hive_partitioning=false)")
+    reader = {"outputs": "read_csv", "outputs_parquet": "read_parquet",
+              "outputs_jsonl": "read_json_auto"}[view.name]
+    return (f"SELECT * EXCLUDE (filename), filename AS key FROM {reader}({files}, "
+            "union_by_name=true, filename=true, hive_partitioning=false)")
+
+
+def quote(text: str) -> str:
+    """A SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"

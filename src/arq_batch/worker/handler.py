@@ -1,0 +1,156 @@
+"""One message, one outcome: run every job it names, then settle it in the queue.
+
+``done`` (deleted later, in a batch), ``retry`` (hidden for a growing backoff), ``dead``
+(error report, then the dead-letter queue) or ``released`` (shutdown: visible at once).
+Every job attempt is also logged, counted and appended to the ledger.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from arq_batch.aws.faults import classify
+from arq_batch.core import messages
+from arq_batch.core.errors import ArqError, Cancelled, PermanentError
+from arq_batch.core.ledger import DEAD, DONE, RELEASED, RETRY, SKIPPED, LedgerRecord
+from arq_batch.core.messages import Job
+from arq_batch.core.ports import ObjectStore, Queue, QueueMessage
+from arq_batch.core.settings import Settings
+from arq_batch.worker import reports
+from arq_batch.worker.heartbeat import Heartbeat
+from arq_batch.worker.ledger import Ledger
+from arq_batch.worker.metrics import WorkerMetrics, emf_fields
+from arq_batch.worker.runner import JobResult, JobRunner
+
+logger = logging.getLogger(__name__)
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def backoff_seconds(receive_count: int, base: int, cap: int) -> int:
+    """Visibility delay before retry number ``receive_count``: doubling, capped."""
+    return int(min(cap, base * 2 ** max(0, receive_count - 1)))
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One job (or an unparseable message) in one delivery."""
+
+    message: QueueMessage
+    job: Job | None
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def record(self, outcome: str, result: JobResult | None = None,
+               error: ArqError | None = None) -> LedgerRecord:
+        """The ledger record of this attempt, settled now."""
+        job, done = self.job, result
+        return LedgerRecord(
+            job_id=job.job_id if job else self.message.message_id,
+            message_id=self.message.message_id, receive_count=self.message.receive_count,
+            worker_id=WORKER_ID, outcome=outcome, started_at=self.started_at,
+            finished_at=datetime.now(UTC), input=str(job.input) if job else None,
+            input_etag=done.input_etag if done else None,
+            input_size=done.input_size if done else None,
+            output=str(done.output) if done else None, rows=done.rows if done else None,
+            run_id=done.run_id if done else None,
+            error_class=error.kind if error else None,
+            error_message=str(error)[:2000] if error else None)
+
+
+class MessageHandler:
+    """Settles messages for one worker; safe to call from its job threads."""
+
+    def __init__(self, queue: Queue, store: ObjectStore, runner: JobRunner, settings: Settings,
+                 heartbeat: Heartbeat, cancelled: Callable[[], bool], ledger: Ledger,
+                 metrics: WorkerMetrics) -> None:
+        self._queue, self._store, self._runner, self._settings = queue, store, runner, settings
+        self._heartbeat, self._cancelled = heartbeat, cancelled
+        self._ledger, self._metrics = ledger, metrics
+        self.history: deque[dict[str, object]] = deque(maxlen=1000)  # recent job events
+
+    def handle_safely(self, message: QueueMessage) -> str:
+        """The worker outlives any message: if even settling it fails, it comes back later."""
+        try:
+            return self._handle(message)
+        except Exception:
+            logger.exception("could not settle message %s; it will be redelivered",
+                             message.message_id, extra={"event": "settle_error",
+                                                        "outcome": RETRY})
+            return RETRY
+
+    def _handle(self, message: QueueMessage) -> str:
+        try:
+            jobs = messages.parse(message, self._settings.buckets)
+        except PermanentError as exc:
+            return self._dead_letter(Attempt(message, None), exc)
+        if not jobs:
+            logger.info("test event acknowledged", extra={"event": "test_event", "outcome": DONE})
+        for job in jobs:
+            outcome = self._run_job(Attempt(message, job))
+            if outcome != DONE:
+                return outcome
+        return DONE
+
+    def _run_job(self, attempt: Attempt) -> str:
+        assert attempt.job is not None
+        sent_at = attempt.message.sent_at
+        sent = datetime.fromtimestamp(sent_at, UTC) if sent_at else None
+        try:
+            result = self._runner.run(attempt.job, self._cancelled, sent)
+        except Cancelled as exc:
+            self._record(attempt, attempt.record(RELEASED, error=exc))
+            self._heartbeat.hand_over([attempt.message])
+            self._queue.set_visibility([attempt.message], 0)
+            return RELEASED
+        except Exception as exc:
+            error = classify(exc)
+            final = attempt.message.receive_count >= self._settings.queue_settings.max_receive_count
+            if isinstance(error, PermanentError) or final:
+                return self._dead_letter(attempt, error)
+            return self._retry(attempt, error)
+        outcome = SKIPPED if result.skipped else DONE
+        self._record(attempt, attempt.record(outcome, result), output_bytes=result.output_bytes)
+        return DONE
+
+    def _retry(self, attempt: Attempt, error: ArqError) -> str:
+        q = self._settings.queue_settings
+        delay = backoff_seconds(attempt.message.receive_count, q.backoff_base_seconds,
+                                q.backoff_max_seconds)
+        self._record(attempt, attempt.record(RETRY, error=error), logging.WARNING,
+                     retry_in=delay)
+        self._heartbeat.hand_over([attempt.message])
+        self._queue.set_visibility([attempt.message], delay)
+        return RETRY
+
+    def _dead_letter(self, attempt: Attempt, error: ArqError) -> str:
+        message = attempt.message
+        report = reports.write_report(self._store, self._settings, message, attempt.job, error)
+        self._heartbeat.hand_over([message])
+        self._queue.dead_letter(message, reports.describe(error))
+        self._record(attempt, attempt.record(DEAD, error=error), logging.ERROR,
+                     report=str(report))
+        return DEAD
+
+    def _record(self, attempt: Attempt, record: LedgerRecord, level: int = logging.INFO,
+                output_bytes: int = 0, **fields: object) -> None:
+        """One log line (with EMF metrics when on), one ledger record, the counters."""
+        event: dict[str, Any] = {
+            "job_id": record.job_id, "message_id": record.message_id, "input": record.input,
+            "output": record.output, "rows": record.rows, "seconds": record.seconds,
+            "run_id": record.run_id, "outcome": record.outcome, **fields}
+        if record.error_class:
+            event["error"] = f"{record.error_class}: {record.error_message}"
+        event = {k: v for k, v in event.items() if v is not None}
+        if self._settings.metrics.emf:
+            event |= emf_fields(record, self._settings.metrics.namespace, output_bytes)
+        self.history.append(event)
+        what = "poison message" if attempt.job is None else f"job {record.job_id}"
+        logger.log(level, "%s %s", what, record.outcome, extra=event)
+        self._metrics.observe(record, output_bytes)
+        self._ledger.append(record)
