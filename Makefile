@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint test-slow test-container bench bench-quick bench-dataset bench-serve clean
+.PHONY: demo test lint test-slow test-container bench bench-quick bench-formats bench-dataset bench-serve clean
 
 $(STAMP): requirements*.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -31,11 +31,15 @@ test-slow: $(STAMP)  ## long measurements (1 GB file), not part of make test
 test-container: $(STAMP)  ## build the image with podman and run it as worker and endpoint
 	eval "$$(tests/container/podman-setup.sh)" && $(PY) -m pytest -q -m container
 
-bench: $(STAMP)  ## baseline vs ours vs limit, full sizes; rewrites docs/performance.md
+bench: $(STAMP)  ## baseline vs ours vs limit, full sizes, then every format; rewrites docs/performance.md
 	$(PY) bench/run.py
+	$(PY) bench/formats.py
 
 bench-quick: $(STAMP)  ## small sizes; checks that the variants agree on predictions
 	$(PY) bench/run.py --quick
+
+bench-formats: $(STAMP)  ## every format, ours vs its limit (about 2 min)
+	$(PY) bench/formats.py
 
 bench-dataset: $(STAMP)  ## the predictions dataset's cost per job, and query times
 	$(PY) bench/dataset.py

@@ -62,3 +62,16 @@ def mass_model():
     """Regressor: body mass."""
     pipeline, card, x = fit("body_mass_g")
     return pipeline, compile_pipeline(pipeline, card), x
+
+
+def run(tmp_path: Path, name: str, body: bytes, scorer) -> Path:
+    """Score ``body`` as a local file called ``name`` with the worker's engine; the output."""
+    from arq_batch.core.settings import WorkerSettings
+    from arq_batch.core.transform import transform
+    from arq_batch.worker import files
+
+    source, target = tmp_path / name, tmp_path / f"out-{name}"
+    source.write_bytes(body)
+    transform(files.local_source(str(source)), files.LocalWriter(str(target)), scorer,
+              WorkerSettings(batch_rows=100))
+    return target

@@ -13,6 +13,7 @@ from typing import Any
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
+import zstandard
 
 from arq_batch.core import layout
 from arq_batch.core.ledger import LedgerRecord
@@ -57,13 +58,14 @@ def query(sql: str, fmt: str | None = None) -> Any:
 
 
 def upload_mix(s3) -> None:
-    """Four good inputs in three formats, one with a bad cell."""
+    """Five good inputs in three formats and two compressions, one with a bad cell."""
     body = penguins_csv()
     table = pacsv.read_csv(io.BytesIO(body))
     parquet = io.BytesIO()
     pq.write_table(table, parquet)
     for key, data in (("good.csv", body), ("good.parquet", parquet.getvalue()),
                       ("good.csv.gz", gzip.compress(body)), ("retry.csv", body),
+                      ("good.csv.zst", zstandard.compress(body)),
                       ("bad.csv", body.replace(b"39.1", b"thirty-nine", 1))):
         s3.put_object(Bucket=BUCKET, Key=f"data/input/{key}", Body=data)
 
@@ -78,18 +80,18 @@ def test_query_counts_jobs_predictions_errors_and_outputs_of_a_mixed_run(
     sqs.send_message(QueueUrl=queue_url(sqs), MessageBody="not a job")
     # When a worker works through them
     worker = start_worker()
-    worker.wait_for(lambda: len(worker.jobs("done")) == 4 and queue_depth(sqs) == 0, 120)
+    worker.wait_for(lambda: len(worker.jobs("done")) == 5 and queue_depth(sqs) == 0, 120)
     assert worker.stop() == 0
     # Then the ledger has every attempt, the retry included
     outcomes = query("SELECT outcome, count(*) AS n FROM jobs GROUP BY outcome ORDER BY 1")
-    assert outcomes == [{"outcome": "dead", "n": 2}, {"outcome": "done", "n": 4},
+    assert outcomes == [{"outcome": "dead", "n": 2}, {"outcome": "done", "n": 5},
                         {"outcome": "retry", "n": 1}]
     (retried,) = query("SELECT receive_count, error_class FROM jobs WHERE outcome = 'retry'")
     assert retried == {"receive_count": 1, "error_class": "retryable"}
     # And the predictions dataset holds every row of the done jobs, equal to the outputs
     (totals,) = query("SELECT count(*) AS n, count(DISTINCT input) AS inputs, "
                       "min(dt) = current_date AS today FROM predictions")
-    assert totals == {"n": 4 * ROWS, "inputs": 4, "today": True}
+    assert totals == {"n": 5 * ROWS, "inputs": 5, "today": True}
     assert_predictions_equal_output(s3, "retry.csv")
     # And the error reports and the CSV outputs are there to query
     errors = query("SELECT error, input FROM errors ORDER BY error")
@@ -97,7 +99,7 @@ def test_query_counts_jobs_predictions_errors_and_outputs_of_a_mixed_run(
     assert errors[0]["input"] == f"s3://{BUCKET}/data/input/bad.csv"
     per_file = query("SELECT key, count(*) AS n FROM outputs GROUP BY key ORDER BY key")
     assert [(r["key"].rsplit("/", 1)[1], r["n"]) for r in per_file] == [
-        ("good.csv", ROWS), ("good.csv.gz", ROWS), ("retry.csv", ROWS)]
+        ("good.csv", ROWS), ("good.csv.gz", ROWS), ("good.csv.zst", ROWS), ("retry.csv", ROWS)]
     # And the same SQL answers the same in every format
     sql = "SELECT outcome, count(*) AS n FROM jobs GROUP BY outcome ORDER BY 1"
     assert json.loads(query(sql, "json")) == outcomes

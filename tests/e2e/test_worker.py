@@ -7,6 +7,7 @@ import signal
 import time
 
 import pytest
+import zstandard
 
 from .helpers import (
     BUCKET,
@@ -87,6 +88,10 @@ CASES = {
     "bad_gzip": (lambda s3, run: bad_csv(s3, "staging/bad.csv.gz", b"not gzip data"),
                  {"input": f"s3://{BUCKET}/staging/bad.csv.gz"}, "data_error",
                  "data/errors/staging/bad.csv.gz.json"),
+    "bad_zstd": (lambda s3, run: bad_csv(s3, "staging/bad.csv.zst",
+                                         zstandard.compress(penguins_csv())[:-40]),
+                 {"input": f"s3://{BUCKET}/staging/bad.csv.zst"}, "data_error",
+                 "data/errors/staging/bad.csv.zst.json"),
     "model_missing": (lambda s3, run: bad_csv(s3, "staging/ok.csv", penguins_csv()),
                       {"input": f"s3://{BUCKET}/staging/ok.csv",
                        "model": f"s3://{BUCKET}/model/output/no-such-run/"}, "model_error",
@@ -231,6 +236,18 @@ def test_a_job_longer_than_the_visibility_timeout_is_not_redelivered(
     worker.stop()
 
 
+def test_a_zstd_input_is_scored_into_a_zstd_output(s3, sqs, trained, start_worker) -> None:
+    s3.put_object(Bucket=BUCKET, Key="data/input/z/in.csv.zst",
+                  Body=zstandard.compress(penguins_csv()))
+    worker = start_worker()
+    worker.wait_for(lambda: exists(s3, "data/output/z/in.csv.zst"))
+    packed = s3.get_object(Bucket=BUCKET, Key="data/output/z/in.csv.zst")["Body"].read()
+    text = zstandard.ZstdDecompressor().decompressobj().decompress(packed)
+    assert text.startswith(HEADER.rstrip() + b",predicted_label,score\n")
+    assert len(text.splitlines()) == 345
+    assert worker.stop() == 0
+
+
 def test_send_enqueues_a_job_message_the_worker_runs(s3, sqs, trained, start_worker) -> None:
     from .conftest import cli
 
@@ -256,3 +273,24 @@ def test_score_runs_the_same_engine_on_local_paths_and_s3_uris(s3, trained, tmp_
     assert remote["rows"] == 344
     assert (tmp_path / "out.csv").read_bytes() == s3.get_object(
         Bucket=BUCKET, Key="results/in.csv")["Body"].read()
+
+
+def test_score_reads_and_writes_zstd_and_refuses_a_corrupt_frame(s3, trained, tmp_path) -> None:
+    from ..conftest import PENGUINS
+    from .conftest import cli
+
+    s3.put_object(Bucket=BUCKET, Key="staging/in.csv.zst",
+                  Body=zstandard.compress(PENGUINS.read_bytes()))
+    result = json.loads(cli("score", "--input", f"s3://{BUCKET}/staging/in.csv.zst",
+                            "--output", str(tmp_path / "out.csv.zst"), "--json").stdout)
+    assert result["rows"] == 344
+    text = zstandard.ZstdDecompressor().decompressobj().decompress(
+        (tmp_path / "out.csv.zst").read_bytes())
+    assert len(text.splitlines()) == 345
+    corrupt = tmp_path / "bad.csv.zst"
+    corrupt.write_bytes(zstandard.compress(PENGUINS.read_bytes())[:-25])
+    failed = cli("score", "--input", str(corrupt), "--output", str(tmp_path / "o.csv.zst"),
+                 check=False)
+    assert failed.returncode == 1 and "unreadable zstd compression" in failed.stderr
+    assert len(failed.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "o.csv.zst").exists()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from arq_batch.core.formats.compression import GzipWriter
+from arq_batch.core.formats.compression import CompressingWriter
 from arq_batch.worker import files
 
 
@@ -18,7 +18,7 @@ def chunks() -> list[bytes]:
 
 def test_chunks_come_out_in_order(tmp_path: Path) -> None:
     path = tmp_path / "out.csv.gz"
-    writer, written = GzipWriter(files.LocalWriter(str(path)), level=1), chunks()
+    writer, written = CompressingWriter(files.LocalWriter(str(path)), "gzip", level=1), chunks()
     for chunk in written:
         writer.write(chunk)
     writer.close()
@@ -27,7 +27,7 @@ def test_chunks_come_out_in_order(tmp_path: Path) -> None:
 
 def test_an_aborted_output_leaves_nothing(tmp_path: Path) -> None:
     path = tmp_path / "out.csv.gz"
-    writer = GzipWriter(files.LocalWriter(str(path)), level=9)
+    writer = CompressingWriter(files.LocalWriter(str(path)), "gzip", level=9)
     for chunk in chunks():
         writer.write(chunk)
     writer.abort()
@@ -49,7 +49,7 @@ class FailingTarget(files.LocalWriter):
 
 
 def test_a_failed_write_surfaces_in_the_caller(tmp_path: Path) -> None:
-    writer = GzipWriter(FailingTarget(str(tmp_path / "out.gz")), level=1)
+    writer = CompressingWriter(FailingTarget(str(tmp_path / "out.gz")), "gzip", level=1)
     with pytest.raises(ConnectionError, match="upload failed"):
         for chunk in chunks():
             writer.write(chunk)

@@ -11,31 +11,23 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
+import zstandard
 
 from arq_batch.core.errors import DataError
 from arq_batch.core.formats import FileFormat, detect
-from arq_batch.core.settings import WorkerSettings
-from arq_batch.core.transform import transform
-from arq_batch.worker import files
 
-from ..conftest import PENGUINS
+from ..conftest import PENGUINS, run
 
 
 @pytest.mark.parametrize(("name", "expected"), [
-    ("a.csv", FileFormat("csv")), ("a.CSV.gz", FileFormat("csv", True)),
+    ("a.csv", FileFormat("csv")), ("a.CSV.gz", FileFormat("csv", "gzip")),
     ("x/a.parquet", FileFormat("parquet")), ("a.jsonl", FileFormat("jsonl")),
-    ("a.ndjson.gz", FileFormat("jsonl", True)), ("noext", FileFormat("csv")),
+    ("a.ndjson.gz", FileFormat("jsonl", "gzip")), ("noext", FileFormat("csv")),
 ])
 def test_format_is_detected_from_the_name(name: str, expected: FileFormat) -> None:
     assert detect(name) == expected
 
 
-def run(tmp_path: Path, name: str, body: bytes, scorer) -> Path:
-    source, target = tmp_path / name, tmp_path / f"out-{name}"
-    source.write_bytes(body)
-    transform(files.local_source(str(source)), files.LocalWriter(str(target)), scorer,
-              WorkerSettings(batch_rows=100))
-    return target
 
 
 
@@ -53,10 +45,24 @@ def test_csv_keeps_every_value_as_written(tmp_path: Path, mass_model) -> None:
     assert out.column_names[-1] == "score" and out.num_rows == 2
 
 
-def test_gzip_csv_comes_back_gzipped(tmp_path: Path, mass_model) -> None:
-    out = run(tmp_path, "in.csv.gz", gzip.compress(PENGUINS.read_bytes()), mass_model[1])
-    table = pacsv.read_csv(io.BytesIO(gzip.decompress(out.read_bytes())))
-    assert table.num_rows == 344 and table.column_names[-1] == "score"
+CODECS = {".gz": (gzip.compress, gzip.decompress),
+          ".zst": (zstandard.compress, lambda data: zstandard.ZstdDecompressor().decompressobj()
+                   .decompress(data))}
+
+
+@pytest.mark.parametrize("suffix", list(CODECS))
+@pytest.mark.parametrize("kind", ["csv", "jsonl"])
+def test_a_compressed_input_comes_back_compressed_the_same_way(
+    tmp_path: Path, mass_model, suffix: str, kind: str,
+) -> None:
+    pack, unpack = CODECS[suffix]
+    rows = pacsv.read_csv(PENGUINS)
+    body = PENGUINS.read_bytes() if kind == "csv" else "".join(
+        json.dumps(r) + "\n" for r in rows.to_pylist()).encode()
+    out = unpack(run(tmp_path, f"in.{kind}{suffix}", pack(body), mass_model[1]).read_bytes())
+    if kind == "csv":
+        assert pacsv.read_csv(io.BytesIO(out)).column_names[-1] == "score"
+    assert len(out.splitlines()) == 344 + (kind == "csv")
 
 
 def test_parquet_comes_back_as_parquet_in_row_order(tmp_path: Path, species_model) -> None:
@@ -79,7 +85,10 @@ def test_json_lines_keep_their_types(tmp_path: Path, sex_model) -> None:
 @pytest.mark.parametrize(("name", "body", "message"), [
     ("empty.csv", b"", "empty file"),
     ("header.csv", b"island,bill_length_mm\n", "no data rows"),
-    ("bad.csv.gz", b"this is not gzip at all", "gzip"),
+    ("bad.csv.gz", b"this is not gzip at all", "unreadable gzip compression"),
+    ("bad.csv.zst", b"this is not zstd at all", "unreadable zstd compression"),
+    ("cut.jsonl.zst", zstandard.compress(PENGUINS.read_bytes())[:-30],
+     "unreadable zstd compression"),
     ("bad.parquet", b"PAR1 nonsense", "cannot read PARQUET"),
 ])
 def test_unreadable_inputs_fail_and_leave_no_output(

@@ -54,7 +54,7 @@ def _add_score(commands: Commands, common: argparse.ArgumentParser) -> None:
                         "s3:// URIs both work, for input and output alike.")
     score.add_argument("--input", required=True, metavar="SRC",
                        help="the file to score: a local path or an s3:// URI (CSV, Parquet, "
-                            "JSON Lines; .gz)")
+                            "JSON Lines; .gz or .zst)")
     score.add_argument("--output", required=True, metavar="DST",
                        help="where to write it, in the input's format: a local path or an "
                             "s3:// URI")

@@ -51,6 +51,7 @@ class PredictionsTap:
         self._store, self._uri, self._input = store, uri, input_uri
         self._schema = schema(id_columns)
         self._ids = tuple(id_columns)
+        self.columns = self._ids  # what the reader must parse for this tap
         self._scored_at = pa.scalar(scored_at, SCORED_AT)
         self._target = store.open_writer(uri)
         # Dictionaries only where values repeat, and row numbers delta-encoded: for 1M rows,

@@ -136,7 +136,7 @@ def _numbers(column: pa.Array | pa.ChunkedArray, name: str) -> np.ndarray:
     elif not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)
               or pa.types.is_decimal(kind) or pa.types.is_null(kind)):
         raise DataError(f"column {name!r} has type {kind}, but the model needs numbers")
-    values = pc.cast(column, pa.float64())
+    values = column if kind == pa.float64() else pc.cast(column, pa.float64())
     if values.null_count:
         values = pc.fill_null(values, np.nan)
     array: np.ndarray = np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float64)

@@ -65,6 +65,7 @@ class WorkerSettings:
     batch_rows: int = 65_536
     part_size_mb: int = 8
     gzip_level: int = 1
+    zstd_level: int = 3
     model_refresh_seconds: float = 10.0
     heartbeat_file: str = "/tmp/arq-batch-heartbeat"
 
@@ -208,6 +209,8 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("worker: concurrency must be at least 1")
     if not 1 <= settings.worker.gzip_level <= 9:
         raise ConfigError("worker: gzip_level must be between 1 and 9")
+    if not 1 <= settings.worker.zstd_level <= 22:
+        raise ConfigError("worker: zstd_level must be between 1 and 22")
     for name, value in dataclasses.asdict(settings.prefixes).items():
         if not value.endswith("/") or value.startswith("/"):
             raise ConfigError(f"prefixes: {name} must end with '/' and not start with one")

@@ -10,7 +10,8 @@ import pyarrow as pa
 
 from arq_batch.core.errors import Cancelled, DataError
 from arq_batch.core.formats import FileFormat, open_writer, read_batches
-from arq_batch.core.formats.compression import GzipWriter
+from arq_batch.core.formats.compression import CompressingWriter
+from arq_batch.core.formats.jsonl import Wanted
 from arq_batch.core.ports import ObjectWriter
 from arq_batch.core.scoring import InvalidValues, LinearScorer, score
 from arq_batch.core.settings import WorkerSettings
@@ -29,8 +30,11 @@ class Tap(Protocol):
     """A second consumer of every scored batch (the predictions dataset, statistics).
 
     Taps commit before the output and are aborted if anything fails, the output's own
-    commit included, so a job leaves all of its objects or none.
+    commit included, so a job leaves all of its objects or none. ``columns`` are the input
+    columns a tap reads besides the model's features.
     """
+
+    columns: tuple[str, ...]
 
     def write(self, first_row: int, scored: pa.RecordBatch) -> None: ...
     def close(self) -> None: ...
@@ -43,11 +47,13 @@ def transform(source: Source, target: ObjectWriter, scorer: LinearScorer,
               progress: Callable[[int], None] = lambda rows: None) -> int:
     """Score every batch into ``target`` (and the taps); commit only if the whole input scored."""
     writer, rows = None, 0
-    if source.fmt.gzip:
-        target = GzipWriter(target, options.gzip_level)
+    if source.fmt.compression:
+        level = options.zstd_level if source.fmt.compression == "zstd" else options.gzip_level
+        target = CompressingWriter(target, source.fmt.compression, level)
+    wanted = Wanted(scorer.numeric, (*scorer.categorical, *(c for t in taps for c in t.columns)))
     try:
         for batch in read_batches(source.fmt, source.open_stream, source.open_seekable,
-                                  options.batch_rows):
+                                  options.batch_rows, wanted):
             if cancelled():
                 raise Cancelled("worker is shutting down")
             try:

@@ -48,10 +48,10 @@ def views(settings: Settings) -> dict[str, View]:
         View("jobs", p.jobs, (".json",), (*ledger_cols, ("dt", "date"))),
         View("predictions", p.predictions, (".parquet",), prediction_cols),
         View("errors", p.errors, (".json",), error_cols),
-        View("outputs", p.output, (".csv", ".csv.gz"), output_cols),
+        View("outputs", p.output, (".csv", ".csv.gz", ".csv.zst"), output_cols),
         View("outputs_parquet", p.output, (".parquet", ".pq"), output_cols),
-        View("outputs_jsonl", p.output, (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz",
-                                         ".json", ".json.gz"), output_cols),
+        View("outputs_jsonl", p.output, (".jsonl", ".jsonl.gz", ".jsonl.zst", ".ndjson",
+                                         ".ndjson.gz", ".json", ".json.gz"), output_cols),
     )}
 
 

@@ -1,4 +1,4 @@
-"""File formats as streams of Arrow record batches: CSV, Parquet, JSON Lines, optionally gzip.
+"""File formats as streams of Arrow record batches: CSV, Parquet, JSON Lines; gzip or zstd.
 
 Readers take a byte stream (Parquet: a seekable file) and yield batches; writers take
 batches and push bytes into an ObjectWriter. Nothing touches the local disk. One module
@@ -14,12 +14,14 @@ from typing import Any, BinaryIO, Protocol
 import pyarrow as pa
 
 from arq_batch.core.errors import ArqError, DataError
-from arq_batch.core.formats import csv, jsonl, parquet
+from arq_batch.core.formats import csv, jsonl, jsonl_writer, parquet
+from arq_batch.core.formats.jsonl import Wanted
 from arq_batch.core.formats.sink import sink_for
 from arq_batch.core.ports import ObjectWriter
 
 _KINDS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl",
           ".ndjson": "jsonl", ".json": "jsonl"}
+_COMPRESSIONS = {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd"}
 
 
 @dataclass(frozen=True)
@@ -27,16 +29,18 @@ class FileFormat:
     """How a file is encoded; the output of a job uses the same format as its input."""
 
     kind: str  # "csv" | "parquet" | "jsonl"
-    gzip: bool = False
+    compression: str = ""  # "" | "gzip" | "zstd"
 
 
 def detect(name: str) -> FileFormat:
     """The format from the file name; anything unrecognised is read as CSV."""
-    lower = name.lower()
-    gz = lower.endswith(".gz")
-    stem = lower[:-3] if gz else lower
+    stem = name.lower()
+    last = stem[stem.rfind("."):] if "." in stem else ""
+    compression = _COMPRESSIONS.get(last, "")
+    if compression:
+        stem = stem[: -len(last)]
     suffix = stem[stem.rfind("."):] if "." in stem else ""
-    return FileFormat(_KINDS.get(suffix, "csv"), gz)
+    return FileFormat(_KINDS.get(suffix, "csv"), compression)
 
 
 class BatchWriter(Protocol):
@@ -48,19 +52,26 @@ class BatchWriter(Protocol):
 
 def read_batches(
     fmt: FileFormat, open_stream: Callable[[], BinaryIO], open_seekable: Callable[[], BinaryIO],
-    batch_rows: int,
+    batch_rows: int, wanted: Wanted | None = None,
 ) -> Iterator[pa.RecordBatch]:
-    """Yield the input's record batches; DataError for anything unreadable."""
+    """Yield the input's record batches; DataError for anything unreadable.
+
+    ``wanted`` names the columns the job reads; JSON Lines parses only those (the other
+    formats read every column, which their writers need)."""
     try:
         if fmt.kind == "parquet":
-            if fmt.gzip:
-                raise DataError("gzip-wrapped Parquet is not supported; Parquet compresses itself")
+            if fmt.compression:
+                raise DataError(f"{fmt.compression}-wrapped Parquet is not supported; "
+                                "Parquet compresses itself")
             yield from parquet.read(open_seekable(), batch_rows)
             return
         source: Any = pa.PythonFile(open_stream(), mode="r")
-        if fmt.gzip:
-            source = pa.CompressedInputStream(source, "gzip")
-        yield from (csv.read(source) if fmt.kind == "csv" else jsonl.read(source))
+        if fmt.compression:
+            source = pa.CompressedInputStream(source, fmt.compression)
+        if fmt.kind == "csv":
+            yield from csv.read(source)
+        else:
+            yield from jsonl.read(source, wanted or Wanted())
     except ArqError:
         raise
     except (pa.ArrowException, OSError, ValueError) as exc:
@@ -69,18 +80,20 @@ def read_batches(
 
 def _describe(fmt: FileFormat, exc: Exception) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if fmt.gzip and any(w in text.lower() for w in ("zlib", "gzip", "inflate", "compress")):
-        return f"unreadable gzip compression: {text}"
+    words = ("zlib", "gzip", "inflate", "compress", "zstd", "frame")
+    if fmt.compression and any(w in text.lower() for w in words):
+        return f"unreadable {fmt.compression} compression: {text}"
     return f"cannot read {fmt.kind.upper()}: {text}"
 
 
 def open_writer(fmt: FileFormat, target: ObjectWriter, schema: pa.Schema) -> BatchWriter:
     """A writer in ``fmt`` whose bytes go to ``target`` (which it never commits itself).
 
-    Compression is the target's business (``compression.GzipWriter``), not the format's."""
+    Compression is the target's business (``compression.CompressingWriter``), not the
+    format's."""
     sink = sink_for(target)
     if fmt.kind == "parquet":
         return parquet.Writer(sink, schema)
     if fmt.kind == "jsonl":
-        return jsonl.Writer(sink)
+        return jsonl_writer.Writer(sink)
     return csv.Writer(sink, schema)

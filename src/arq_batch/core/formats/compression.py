@@ -1,28 +1,47 @@
-"""gzip for outputs, compressed on a thread of its own."""
+"""gzip and zstd for outputs, compressed on a thread of their own."""
 
 from __future__ import annotations
 
 import zlib
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Protocol
 
 from arq_batch.core.ports import ObjectWriter
 
+CODECS = ("gzip", "zstd")
 
-class GzipWriter:
-    """An ObjectWriter that gzips into another one.
 
-    zlib releases the GIL while it deflates, so on a second core compression overlaps
-    parsing and scoring instead of adding to them. At most ``AHEAD`` chunks wait for the
-    compressor, which bounds memory.
+class Packer(Protocol):
+    """An incremental compressor: zlib's and zstandard's compress objects both are one."""
+
+    def compress(self, data: bytes) -> bytes: ...
+    def flush(self) -> bytes: ...
+
+
+def packer(codec: str, level: int) -> Packer:
+    """A fresh compressor for one output."""
+    if codec == "zstd":
+        import zstandard  # only jobs that write .zst need it
+
+        return zstandard.ZstdCompressor(level=level).compressobj()
+    return zlib.compressobj(level, zlib.DEFLATED, 31)  # 31: gzip header and trailer
+
+
+class CompressingWriter:
+    """An ObjectWriter that compresses into another one.
+
+    zlib and zstandard release the GIL while they compress, so on a second core
+    compression overlaps parsing and scoring instead of adding to them. At most ``AHEAD``
+    chunks wait for the compressor, which bounds memory.
     """
 
     AHEAD = 4
 
-    def __init__(self, target: ObjectWriter, level: int) -> None:
+    def __init__(self, target: ObjectWriter, codec: str, level: int) -> None:
         self._target = target
-        self._packer = zlib.compressobj(level, zlib.DEFLATED, 31)  # 31: gzip header and trailer
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="gzip")
+        self._packer = packer(codec, level)
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix=codec)
         self._pending: deque[Future[None]] = deque()
 
     def write(self, data: bytes) -> int:

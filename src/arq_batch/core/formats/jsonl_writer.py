@@ -1,0 +1,83 @@
+"""JSON Lines output: each input line with the prediction fields before its closing brace.
+
+No Python code runs per row: the lines are built with a few Arrow string kernels over a
+whole batch, and the result is one slice of the string array's data buffer.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from arq_batch.core.formats.jsonl import RAW
+
+
+class Writer:
+    """Each input line with the prediction fields added before its closing brace."""
+
+    def __init__(self, sink: Any) -> None:
+        self._sink = sink
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        names = batch.schema.names
+        if RAW not in names:  # batches from another format: one object per row, from values
+            self._sink.write("".join(json.dumps(r, default=str) + "\n"
+                                     for r in batch.to_pylist()).encode())
+            return
+        extra = {n: _json_values(batch.column(n)) for n in names[names.index(RAW) + 1:]}
+        self._sink.write(_joined(_with_members(batch.column(RAW), extra)))
+
+    def close(self) -> None:
+        self._sink.close()
+
+
+def _with_members(raw: pa.Array, members: dict[str, pa.Array]) -> pa.Array:
+    # The usual line ends with "}\n": cut two bytes; anything else is trimmed first.
+    if pc.all(pc.ends_with(raw, "}\n")).as_py():
+        head = pc.utf8_slice_codeunits(raw, 0, -2)
+    else:
+        head = pc.utf8_slice_codeunits(pc.utf8_rtrim_whitespace(raw), 0, -1)
+    separator: Any = ", "
+    if pc.any(pc.less(pc.binary_length(head), 8)).as_py():  # perhaps an empty object
+        empty = pc.match_substring_regex(head, r"^\s*\{\s*$")
+        separator = pc.if_else(empty, "", ", ")
+    return pc.binary_join_element_wise(head, separator, *_interleave(members), "}\n", "")
+
+
+def _interleave(members: dict[str, pa.Array]) -> list[Any]:
+    """``"name": `` prefixes (scalars) and value texts, for one join over the whole row."""
+    parts: list[Any] = []
+    for i, (name, values) in enumerate(members.items()):
+        parts += [(", " if i else "") + json.dumps(name) + ": ", values]
+    return parts
+
+
+def _json_values(column: pa.Array) -> pa.Array:
+    """Each value of the column as JSON text (null for missing, NaN or infinite)."""
+    kind = column.type
+    if pa.types.is_floating(kind):
+        text = pc.cast(column, pa.string())
+        finite = pc.is_finite(column)
+        if not pc.all(finite).as_py():
+            text = pc.if_else(finite, text, pa.scalar(None, pa.string()))
+    elif pa.types.is_integer(kind):
+        text = pc.cast(column, pa.string())
+    elif pa.types.is_boolean(kind):
+        text = pc.if_else(column, "true", "false")
+    else:  # text: each distinct value JSON-encoded once (labels are few)
+        values = pc.unique(column)
+        encoded = pa.array([json.dumps(v) for v in values.to_pylist()], pa.string())
+        text = pc.take(encoded, pc.index_in(column, value_set=values))
+    return pc.fill_null(text, "null") if text.null_count else text
+
+
+def _joined(lines: pa.Array) -> pa.Buffer:
+    """The lines' bytes back to back: one slice of the string array's data buffer."""
+    lines = lines.cast(pa.string()) if not pa.types.is_string(lines.type) else lines
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32, count=len(lines) + 1,
+                            offset=lines.offset * 4)
+    return lines.buffers()[2][int(offsets[0]):int(offsets[-1])]
