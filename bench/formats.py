@@ -82,7 +82,7 @@ def measure_all(rows: int) -> str:
     return render(rows, results)
 
 
-def median(command: list[str], env: dict[str, str], repeats: int = 3) -> Run:
+def median(command: list[str], env: dict[str, str], repeats: int = 5) -> Run:
     """The median run by wall time: one run on this 2-core VM varies by tenths of a second."""
     return sorted((run_processes([command], env) for _ in range(repeats)),
                   key=lambda r: r.seconds)[repeats // 2]
@@ -93,7 +93,7 @@ def render(rows: int, results: list) -> str:
         "## Every format: ours vs. its limit (`make bench-formats`)",
         "",
         f"{rows:,} rows x 11 columns, local files, one run of the command (each figure the "
-        "median of three). **ours**: `arq-batch score` "
+        "median of five). **ours**: `arq-batch score` "
         "(streaming, start-up included); **limit**: pyarrow alone reads the whole file, the "
         "same numpy core scores it, the same format is written in memory (start-up "
         "included too). Bench: " + time.strftime("%Y-%m-%d") + ".",

@@ -19,7 +19,7 @@ from arq_batch.core.ports import ObjectStore, Queue, QueueMessage
 from arq_batch.core.settings import Settings
 from arq_batch.worker.handler import MessageHandler
 from arq_batch.worker.heartbeat import Heartbeat
-from arq_batch.worker.ledger import Ledger
+from arq_batch.worker.ledger import FLUSH_SECONDS, Ledger
 from arq_batch.worker.metrics import WorkerMetrics
 from arq_batch.worker.runner import JobRunner
 
@@ -167,6 +167,8 @@ class Worker:
             self.outcomes[RELEASED] += len(stuck)
         self._heartbeat.stop()
         self._pool.shutdown(wait=False, cancel_futures=True)
-        self._ledger.close()
+        # Pending ledger records get what is left of the grace period (at least a second):
+        # an orchestrator's SIGKILL follows soon after it.
+        self._ledger.close(min(FLUSH_SECONDS, max(1.0, deadline - time.monotonic())))
         logger.info("worker stopped: %s", reason,
                     extra={"event": "worker_stopped", **dict(self.outcomes)})
