@@ -7,10 +7,14 @@ import csv
 import io
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from arq_batch.cli.common import Commands, Result, add_command
 from arq_batch.core.settings import Settings
+
+if TYPE_CHECKING:  # DuckDB is imported only when a query runs
+    from arq_batch.query.engine import QueryEngine
+    from arq_batch.query.status import Status
 
 VIEWS_HELP = """\
 Views: jobs (the job ledger: one row per settled job attempt), predictions (every scored
@@ -37,7 +41,7 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
                 "p50/p95 job seconds over the last hour, and the last five failures.")
 
 
-def engine_for(settings: Settings) -> Any:
+def engine_for(settings: Settings) -> QueryEngine:
     """A query engine over the configured bucket, with boto3's credentials."""
     from arq_batch.aws.clients import s3_connection
     from arq_batch.aws.s3 import S3Store
@@ -68,7 +72,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> Result:
     return status.to_dict(), status_text(status)
 
 
-def current_status(settings: Settings) -> Any:
+def current_status(settings: Settings) -> Status:
     """Queues, model and the ledger's figures, as of now."""
     from arq_batch.aws.model_store import ModelStore
     from arq_batch.aws.s3 import S3Store
@@ -81,7 +85,7 @@ def current_status(settings: Settings) -> Any:
                   **job_figures(engine_for(settings), datetime.now(UTC)))
 
 
-def status_text(s: Any) -> str:
+def status_text(s: Status) -> str:
     """The status screen."""
     lines = [f"queue       {_depth(s.queue)}", f"dead-letter {_depth(s.dead_letter_queue)}",
              f"model       {s.model_run or '(none trained)'}",

@@ -11,7 +11,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from arq_batch.core.ledger import LedgerRecord
+from arq_batch.core.ledger import DONE, LedgerRecord
 
 # Job seconds from a tiny file to a 1 GB one.
 _BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
@@ -44,7 +44,7 @@ class WorkerMetrics:
         """Count one settled job attempt."""
         self.jobs.labels(record.outcome).inc()
         self.job_seconds.labels(record.outcome).observe(record.seconds)
-        if record.outcome == "done":
+        if record.outcome == DONE:
             self.rows.inc(record.rows or 0)
             self.bytes_in.inc(record.input_size or 0)
             self.bytes_out.inc(output_bytes)
@@ -53,7 +53,7 @@ class WorkerMetrics:
 def emf_fields(record: LedgerRecord, namespace: str, output_bytes: int = 0) -> dict[str, Any]:
     """The Embedded Metric Format members for one job's log line (dimension: outcome)."""
     values: dict[str, tuple[float, str]] = {"seconds": (record.seconds, "Seconds")}
-    if record.outcome == "done":
+    if record.outcome == DONE:
         values |= {"rows": (record.rows or 0, "Count"),
                    "input_bytes": (record.input_size or 0, "Bytes"),
                    "output_bytes": (output_bytes, "Bytes")}

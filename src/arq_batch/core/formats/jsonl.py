@@ -26,6 +26,7 @@ from arq_batch.core.errors import DataError
 RAW = "\x00line"  # the raw line travels beside the parsed columns to the writer
 BLOCK_BYTES = 8 * 1024 * 1024
 PARSE_BYTES = 1024 * 1024
+_JSON_TYPES = {bool: pa.bool_(), int: pa.int64(), float: pa.float64(), str: pa.string()}
 _SPACE = np.frombuffer(b" \t\r\n", dtype=np.uint8)
 _BOM = b"\xef\xbb\xbf"
 _PREDICTIONS = ("predicted_label", "score")
@@ -161,14 +162,10 @@ def _probe_types(first: str, wanted: Wanted) -> dict[str, pa.DataType]:
         row = json.loads(first)
     except ValueError:  # the parser will say what is wrong with it
         row = {}
-    types = {}
-    for name in (*wanted.numeric, *wanted.other):
-        value = row.get(name) if isinstance(row, dict) else None
-        types[name] = (pa.bool_() if isinstance(value, bool) else pa.int64()
-                       if isinstance(value, int) else pa.float64()
-                       if isinstance(value, float) else pa.string() if isinstance(value, str)
-                       else pa.float64() if name in wanted.numeric else pa.string())
-    return types
+    values = row if isinstance(row, dict) else {}
+    return {name: _JSON_TYPES.get(type(values.get(name)),
+                                  pa.float64() if name in wanted.numeric else pa.string())
+            for name in (*wanted.numeric, *wanted.other)}
 
 
 def _parse(block: bytes, lines: pa.StringArray, types: dict[str, pa.DataType]) -> pa.Table:

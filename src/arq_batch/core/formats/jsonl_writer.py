@@ -23,11 +23,7 @@ class Writer:
         self._sink = sink
 
     def write(self, batch: pa.RecordBatch) -> None:
-        names = batch.schema.names
-        if RAW not in names:  # batches from another format: one object per row, from values
-            self._sink.write("".join(json.dumps(r, default=str) + "\n"
-                                     for r in batch.to_pylist()).encode())
-            return
+        names = batch.schema.names  # always from the JSON Lines reader: RAW is there
         extra = {n: _json_values(batch.column(n)) for n in names[names.index(RAW) + 1:]}
         self._sink.write(_joined(_with_members(batch.column(RAW), extra)))
 
