@@ -18,6 +18,8 @@ import yaml
 
 from arq_batch.aws.emulator import Emulator
 
+from ..faults.proxy import FaultProxy
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -58,6 +60,16 @@ def config_file(aws: Emulator, tmp_path: Path,
 
     write()
     return write
+
+
+@pytest.fixture
+def proxy(aws, monkeypatch) -> Iterator[FaultProxy]:
+    """A fault proxy in front of moto; workers and CLI calls started from now go through it.
+
+    The test's own clients (the s3 and sqs fixtures) were made before and talk to moto."""
+    with FaultProxy(aws.url) as faults:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", faults.url)
+        yield faults
 
 
 @pytest.fixture

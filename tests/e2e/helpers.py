@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import signal
+from collections.abc import Callable
 from typing import Any
 
 import pyarrow.csv as pacsv
@@ -59,15 +60,20 @@ def read_csv(s3: Any, key: str) -> Any:
     return pacsv.read_csv(io.BytesIO(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()))
 
 
-def expected_labels(table: Any) -> list[Any]:
-    """What the latest model's own scikit-learn pipeline predicts for these rows."""
+def latest_model() -> Callable[[Any], list[Any]]:
+    """The latest model's own scikit-learn pipeline, as a function of a table's rows."""
     settings = load_settings()
     store = S3Store(settings.encryption)
     folder = ModelStore(store, settings).latest_uri()
     card = store.get_bytes(folder.child(CARD_FILE))
     pipeline = load_pipeline(card, store.get_bytes(folder.child(MODEL_FILE)), str(folder))
     features = [f["name"] for f in json.loads(card)["features"]]
-    return list(pipeline.predict(table.select(features).to_pandas()))
+    return lambda table: list(pipeline.predict(table.select(features).to_pandas()))
+
+
+def expected_labels(table: Any) -> list[Any]:
+    """What the latest model's own scikit-learn pipeline predicts for these rows."""
+    return latest_model()(table)
 
 
 def big_job(s3, key: str = "data/input/big.csv", copies: int = 6000) -> int:

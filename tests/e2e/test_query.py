@@ -6,7 +6,6 @@ import csv
 import gzip
 import io
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,7 +18,7 @@ from arq_batch.core import layout
 from arq_batch.core.ledger import LedgerRecord
 from arq_batch.core.settings import load_settings
 
-from ..faults.proxy import FaultProxy, Rule
+from ..faults.proxy import Rule
 from .conftest import cli
 from .helpers import (
     BUCKET,
@@ -38,16 +37,6 @@ ROWS = 344
 @pytest.fixture
 def trained(config_file) -> str:
     return provision_and_train()
-
-
-@pytest.fixture
-def proxy(aws, monkeypatch) -> Iterator[FaultProxy]:
-    """A fault proxy in front of moto; workers and CLI calls started from now go through it.
-
-    The test's own clients (the s3 and sqs fixtures) were made before and talk to moto."""
-    with FaultProxy(aws.url) as faults:
-        monkeypatch.setenv("AWS_ENDPOINT_URL", faults.url)
-        yield faults
 
 
 def query(sql: str, fmt: str | None = None) -> Any:

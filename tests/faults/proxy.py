@@ -2,7 +2,8 @@
 
 Every request goes on to moto, which still answers; a rule that matches a request first
 replaces or spoils the answer: an S3 or SQS error status, a connection reset after the
-headers or part-way through the body, or a delay. Rules match by method, a regular
+headers or part-way through the response body, a request dropped part-way through its own
+body before moto sees it, or a delay. Rules match by method, a regular
 expression on the path (and, for SQS's JSON protocol, the X-Amz-Target action) and fire a
 bounded number of times, or on a seeded random share of matching requests.
 """
@@ -10,9 +11,11 @@ bounded number of times, or on a seeded random share of matching requests.
 from __future__ import annotations
 
 import http.client
+import os
 import random
 import re
 import socket
+import struct
 import threading
 import time
 from dataclasses import dataclass, field
@@ -26,7 +29,12 @@ SQS_ERRORS = {500: "InternalFailure", 503: "ServiceUnavailable",
 
 @dataclass
 class Rule:
-    """Spoil matching requests: ``action`` is a status code, "reset", "cut" or "delay"."""
+    """Spoil matching requests: ``action`` is a status code, "reset", "cut", "drop" or "delay".
+
+    "reset": moto acts but the client never hears back (the ambiguous case: did it happen?).
+    "cut": the response body stops half-way. "drop": the request body stops half-way and
+    moto never sees the request.
+    """
 
     action: int | str
     method: str = ".*"
@@ -90,9 +98,12 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             pass
 
         def _any(self) -> None:
-            body = _read_body(self)
             target = self.headers.get("X-Amz-Target", "")
             rule = proxy.pick(self.command, self.path, target)
+            if rule is not None and rule.action == "drop":
+                self.rfile.read(int(self.headers.get("Content-Length") or 0) // 2)
+                return _reset(self)
+            body = _read_body(self)
             if rule is not None and rule.action == "delay":
                 time.sleep(rule.delay)
                 rule = None
@@ -100,7 +111,7 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 return _answer_error(self, rule.action, bool(target))
             status, headers, payload = _forward(proxy, self, body)
             if rule is not None and rule.action == "reset":
-                return _reset(self.connection)
+                return _reset(self)
             self.send_response(status)
             for name, value in headers:
                 if name.lower() not in ("transfer-encoding", "connection", "content-length"):
@@ -112,7 +123,7 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             if rule is not None and rule.action == "cut" and len(payload) > 1:
                 self.wfile.write(payload[: len(payload) // 2])
                 self.wfile.flush()
-                return _reset(self.connection)
+                return _reset(self)
             self.wfile.write(payload)
 
         do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _any
@@ -170,7 +181,13 @@ def _answer_error(handler: BaseHTTPRequestHandler, status: int, sqs: bool) -> No
         handler.wfile.write(body)
 
 
-def _reset(connection: socket.socket) -> None:
-    # SO_LINGER 0: close with RST, as a dropped connection looks to the client.
-    connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-    connection.close()
+def _reset(handler: BaseHTTPRequestHandler) -> None:
+    """Close the client's connection with a TCP RST, at once.
+
+    ``socket.close()`` alone would wait for the handler's file objects to let go of the
+    socket, leaving the client hanging until its read timeout rather than seeing a reset.
+    """
+    handler.close_connection = True
+    sock = handler.connection
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    os.close(sock.detach())

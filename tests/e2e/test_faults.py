@@ -1,0 +1,195 @@
+"""Nothing is lost on a flaky cloud: a worker behind a fault-injecting proxy.
+
+Every request the worker makes goes through ``tests/faults/proxy.py``, which spoils a
+seeded share of them (S3 and SQS 5xx, throttling, resets before and after moto acted,
+bodies cut half-way, seconds of latency). The test checks the result with its own
+client, straight to moto.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import random
+import signal
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote_plus
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.json as pajson
+import pyarrow.parquet as pq
+import pytest
+
+from ..faults.proxy import Rule
+from .helpers import (
+    BUCKET,
+    DLQ,
+    HEADER,
+    ROWS,
+    latest_model,
+    penguins_csv,
+    provision_and_train,
+    queue_depth,
+    queue_url,
+)
+
+GRACE = 20.0  # the worker's grace_seconds in the test config
+PERMANENT = {"data_error", "missing_object"}  # the kinds bad inputs may die of
+
+
+def flaky_cloud(share: float) -> list[Rule]:
+    """Every fault class, together on about ``share`` of all requests."""
+    s3, sqs = r"^/arq-batch-s3", r"^/$"
+    part = share / 5  # each request meets five of these rules
+    return [
+        Rule(500, path=s3, share=part), Rule(503, path=s3, share=part),
+        Rule("reset", path=s3, share=part), Rule("cut", method="GET", path=s3, share=part),
+        Rule("drop", method="PUT", path=s3, share=part),
+        Rule(500, path=sqs, share=part), Rule(503, path=sqs, share=part),
+        Rule(400, path=sqs, share=part),  # ThrottlingException
+        Rule("reset", path=sqs, share=part),
+        Rule("delay", share=part, delay=1.5),
+    ]
+
+
+@dataclass(frozen=True)
+class Input:
+    key: str
+    body: bytes
+    rows: int  # -1: a bad input, which must be dead-lettered
+
+
+def inputs(count: int, seed: int = 7) -> list[Input]:
+    """Small inputs in every format, one in ten bad for a reason that is really permanent."""
+    rng = random.Random(seed)
+    table = pacsv.read_csv(io.BytesIO(penguins_csv()))
+    made = []
+    for i in range(count):
+        n = rng.randint(1, 40)
+        start = rng.randrange(len(ROWS) - n)
+        csv = HEADER + b"".join(ROWS[start:start + n])
+        kind = ("csv", "csv.gz", "jsonl", "parquet", "bad")[i % 10 // 2]
+        if kind == "bad":
+            body, name = rng.choice([
+                (csv.replace(b"island,", b"isle,", 1), "csv"),  # a feature column missing
+                (b"", "csv"), (b"\x1f\x8b\x08\x00 not gzip at all", "csv.gz")])
+            made.append(Input(f"data/input/flaky/{i:03d}.{name}", body, -1))
+            continue
+        if kind == "csv.gz":
+            body = gzip.compress(csv)
+        elif kind == "jsonl":
+            rows = table.slice(start, n).to_pylist()
+            body = "".join(json.dumps(r) + "\n" for r in rows).encode()
+        elif kind == "parquet":
+            sink = io.BytesIO()
+            pq.write_table(table.slice(start, n), sink)
+            body = sink.getvalue()
+        else:
+            body = csv
+        made.append(Input(f"data/input/flaky/{i:03d}.{kind}", body, n))
+    return made
+
+
+def read_output(s3: Any, key: str) -> pa.Table:
+    data = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    if key.endswith(".gz"):
+        data, key = gzip.decompress(data), key[:-3]
+    if key.endswith(".parquet"):
+        return pq.read_table(io.BytesIO(data))
+    if key.endswith(".jsonl"):
+        return pajson.read_json(io.BytesIO(data))
+    return pacsv.read_csv(io.BytesIO(data))
+
+
+def dead_letters(sqs: Any) -> list[dict[str, Any]]:
+    url, found = queue_url(sqs, DLQ), {}
+    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                       VisibilityTimeout=60).get("Messages", []):
+        found.update({m["MessageId"]: json.loads(m["Body"]) for m in batch})
+    return list(found.values())
+
+
+def dead_input(body: dict[str, Any]) -> str:
+    """The input key a dead-lettered S3 event names (event keys are URL-encoded)."""
+    return unquote_plus(body["Records"][0]["s3"]["object"]["key"])
+
+
+@pytest.fixture
+def trained(config_file) -> str:
+    # Receives spoiled by resets count against SQS's redrive limit too; a higher limit
+    # keeps SQS itself from dead-lettering a good job that only met bad luck.
+    config_file(queue_settings={"max_receive_count": 8})
+    return provision_and_train()
+
+
+def test_a_flaky_cloud_loses_nothing_and_dead_letters_only_bad_inputs(
+    s3, sqs, trained, proxy, start_worker,
+) -> None:
+    made = inputs(120)
+    for item in made:
+        s3.put_object(Bucket=BUCKET, Key=item.key, Body=item.body)
+    proxy.rules.extend(flaky_cloud(share=0.15))
+    worker = start_worker("--concurrency", "3")
+    bad = {i.key for i in made if i.rows < 0}
+    good = [i for i in made if i.rows >= 0]
+
+    def settled() -> bool:
+        events = worker.jobs()
+        done = {e["input"] for e in events if e["outcome"] in ("done", "skipped")}
+        dead = {e["input"] for e in events if e["outcome"] == "dead"}
+        return len(done) + len(dead) == len(made) and queue_depth(sqs) == 0
+
+    worker.wait_for(settled, timeout=240)
+    events = worker.jobs()
+    print(f"\n{proxy.requests} requests, faults injected: {proxy.faults}; outcomes:",
+          {o: sum(e['outcome'] == o for e in events) for o in {e['outcome'] for e in events}})
+    assert 0.08 < sum(proxy.faults.values()) / proxy.requests < 0.25
+
+    # The worker lived through it all, and still stops cleanly within its grace period.
+    started = time.monotonic()
+    worker.signal(signal.SIGTERM)
+    assert worker.stop(timeout=GRACE + 5) == 0
+    assert time.monotonic() - started < GRACE
+    proxy.rules.clear()  # expected_labels reads the model through AWS_ENDPOINT_URL too
+
+    # Every bad input, and nothing else, was dead-lettered, for a permanent reason.
+    dead = [e for e in events if e["outcome"] == "dead"]
+    assert {e["input"].split("/", 3)[3] for e in dead} == bad
+    assert all(e["error"].split(":")[0] in PERMANENT for e in dead), dead
+    assert {dead_input(b) for b in dead_letters(sqs)} == bad
+    for event in dead:
+        assert s3.head_object(Bucket=BUCKET, Key=event["report"].split("/", 3)[3])
+
+    # Every good input was scored by one message, whole and correct.
+    scored = [e for e in events if e["outcome"] == "done"]
+    predict = latest_model()
+    for item in good:
+        ids = {e["job_id"] for e in scored if e["input"].endswith(item.key)}
+        assert len(ids) == 1, (item.key, ids)
+        table = read_output(s3, item.key.replace("data/input/", "data/output/"))
+        assert table.num_rows == item.rows, item.key
+        assert table.column("predicted_label").to_pylist() == predict(table)
+
+
+def test_a_body_cut_half_way_is_retried_never_a_short_output(
+    s3, sqs, trained, proxy, start_worker,
+) -> None:
+    """The GET of the input dies half-way through its body, once: no short output is
+    published, and the retry scores every row."""
+    copies = 60
+    s3.put_object(Bucket=BUCKET, Key="data/input/cut.csv", Body=penguins_csv(copies))
+    s3.put_object(Bucket=BUCKET, Key="data/input/cut2.csv.gz",
+                  Body=gzip.compress(penguins_csv(copies)))
+    proxy.rules.append(Rule("cut", method="GET", path=r"/data/input/cut", times=2))
+    worker = start_worker()
+    worker.wait_for(lambda: len(worker.jobs("done")) == 2 and queue_depth(sqs) == 0,
+                    timeout=120)
+    assert proxy.faults == {"cut": 2}
+    assert len(worker.jobs("retry")) == 2
+    assert read_output(s3, "data/output/cut.csv").num_rows == 344 * copies
+    assert read_output(s3, "data/output/cut2.csv.gz").num_rows == 344 * copies
+    assert worker.stop() == 0
