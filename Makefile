@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint test-slow test-container bench bench-quick bench-formats bench-dataset bench-serve clean
+.PHONY: demo test lint test-slow test-container bench bench-quick bench-formats bench-dataset bench-memory bench-serve soak clean
 
 $(STAMP): requirements*.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -43,6 +43,9 @@ bench-formats: $(STAMP)  ## every format, ours vs its limit (about 2 min)
 
 bench-dataset: $(STAMP)  ## the predictions dataset's cost per job, and query times
 	$(PY) bench/dataset.py
+
+bench-memory: $(STAMP)  ## the worker's peak RSS over its floor, start-up and one-job time
+	$(PY) bench/memory.py --big --write
 
 BENCH_VENV := .venv-bench
 $(BENCH_VENV)/.installed: bench/requirements-mlflow.txt

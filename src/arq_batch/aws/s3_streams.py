@@ -94,6 +94,10 @@ class MultipartWriter:
     """
 
     MAX_IN_FLIGHT = 2
+    # S3 allows 10,000 parts. Parts start small, which keeps a worker's buffers small, and
+    # double every 1,000 parts: 5 MB parts reach 4.9 GB, then 10 MB parts, and so on, so
+    # any object up to S3's 5 TB limit fits, and only huge ones use bigger buffers.
+    PARTS_PER_SIZE = 1000
 
     def __init__(self, s3: Any, uri: S3Uri, metadata: dict[str, str], sse: dict[str, str],
                  part_size: int, uploads: ThreadPoolExecutor) -> None:
@@ -106,7 +110,7 @@ class MultipartWriter:
 
     def write(self, data: bytes) -> int:
         self._buf += data
-        if len(self._buf) >= self._part_size:
+        if len(self._buf) >= self._part_size << len(self._parts) // self.PARTS_PER_SIZE:
             self._flush_part()
         return len(data)
 
@@ -114,7 +118,7 @@ class MultipartWriter:
         if self._upload_id is None:
             try:
                 self._s3.put_object(Bucket=self._uri.bucket, Key=self._uri.key,
-                                    Body=bytes(self._buf), Metadata=self._metadata, **self._sse)
+                                    Body=self._buf, Metadata=self._metadata, **self._sse)
             except Exception as exc:
                 raise classify(exc) from exc
             return
@@ -148,12 +152,12 @@ class MultipartWriter:
                     **self._sse)["UploadId"]
             except Exception as exc:
                 raise classify(exc) from exc
-        number, body = len(self._parts) + 1, bytes(self._buf)
-        self._buf.clear()
         self._slots.acquire()  # bounds memory: at most MAX_IN_FLIGHT parts queued
-        self._parts.append(self._uploads.submit(self._upload_part, number, body))
+        # The buffer itself goes to the upload and a new one starts: no copy of the part.
+        body, self._buf = self._buf, bytearray()
+        self._parts.append(self._uploads.submit(self._upload_part, len(self._parts) + 1, body))
 
-    def _upload_part(self, number: int, body: bytes) -> dict[str, Any]:
+    def _upload_part(self, number: int, body: bytearray) -> dict[str, Any]:
         try:
             r = self._s3.upload_part(
                 Bucket=self._uri.bucket, Key=self._uri.key, UploadId=self._upload_id,

@@ -74,6 +74,10 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> Result:
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> Result:
     """Run the worker until the queue is dry or a signal arrives."""
+    from arq_batch.worker import lean
+
+    lean.keep_unused_libraries_out()  # first: pyarrow must not have imported pandas yet
+    lean.give_freed_memory_back()
     from arq_batch.worker.main import run_worker
 
     worker = run_worker(settings, args.concurrency, args.once, args.metrics_port)

@@ -63,7 +63,7 @@ class WorkerSettings:
     concurrency: int = 2
     grace_seconds: float = 25.0
     batch_rows: int = 65_536
-    part_size_mb: int = 8
+    part_size_mb: int = 5
     gzip_level: int = 1
     zstd_level: int = 3
     model_refresh_seconds: float = 10.0
