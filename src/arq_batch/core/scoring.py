@@ -77,6 +77,10 @@ class LinearScorer:
         missing = [name for name in self.features if name not in batch.schema.names]
         if missing:
             raise DataError(f"missing column(s) the model needs: {', '.join(missing)}")
+        twice = [name for name in self.features if batch.schema.names.count(name) > 1]
+        if twice:  # which of them would the model read? (other columns may repeat)
+            raise DataError(f"column(s) the model needs appear more than once: "
+                            f"{', '.join(twice)}")
         z = np.tile(self.intercept, (batch.num_rows, 1))
         if self.numeric:
             x = np.column_stack([_numbers(batch.column(n), n) for n in self.numeric])
