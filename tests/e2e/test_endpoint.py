@@ -20,15 +20,16 @@ from botocore.config import Config
 from arq_batch.aws.emulator import free_port
 from arq_batch.aws.model_store import ModelStore
 from arq_batch.aws.s3 import S3Store
-from arq_batch.core.settings import WorkerSettings, load_settings
+from arq_batch.core.settings import ServeSettings, WorkerSettings, load_settings
 from arq_batch.core.transform import transform
 from arq_batch.serving import lifecycle
-from arq_batch.serving.app import create_app
+from arq_batch.serving.app import server_config
 from arq_batch.worker import files
 
 from ..conftest import PENGUINS
 from .helpers import provision_and_train
 
+BODY_TIMEOUT = 2.0
 SAMPLE = ["Biscoe", 48.6, 16.0, 230, 5800, "male", 2008]  # model.json feature order
 
 
@@ -43,9 +44,8 @@ def model(config_file) -> Any:
 def server(model) -> Iterator[str]:
     """Our app on uvicorn in a thread, on a free port."""
     port = free_port()
-    config = uvicorn.Config(create_app(model, max_body_bytes=64 * 1024), host="127.0.0.1",
-                            port=port, log_level="warning")
-    instance = uvicorn.Server(config)
+    settings = ServeSettings(max_body_bytes=64 * 1024, body_timeout_seconds=BODY_TIMEOUT)
+    instance = uvicorn.Server(server_config(model, settings, "127.0.0.1", port))
     thread = threading.Thread(target=instance.run, daemon=True)
     thread.start()
     while not instance.started:
@@ -140,3 +140,45 @@ def test_the_lifecycle_leaves_no_process_or_port_behind(model) -> None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", port))
         sock.listen()
+
+
+def slow_client(server: str, kind: str) -> socket.socket:
+    """A connection that sends part of a request and then nothing: headers or body."""
+    host, port = server.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)))
+    if kind == "headers":
+        sock.sendall(b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-")
+    else:
+        sock.sendall(b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n"
+                     b"Content-Length: 1000\r\n\r\nBiscoe,48.6")
+    return sock
+
+
+def timed_requests(server: str, count: int) -> list[float]:
+    row = ",".join(map(str, SAMPLE)).encode()
+    seconds = []
+    for _ in range(count):
+        started = time.perf_counter()
+        request = urllib.request.Request(f"{server}/invocations", data=row, method="POST",
+                                         headers={"Content-Type": "text/csv"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200
+        seconds.append(time.perf_counter() - started)
+    return sorted(seconds)
+
+
+def test_fifty_slow_clients_do_not_hold_up_normal_requests(server: str) -> None:
+    """25 clients trickle headers, 25 stop mid-body: every normal request is still answered,
+    and each stalled body gets 408 once the body timeout has passed."""
+    before = timed_requests(server, 40)
+    slow = [slow_client(server, "headers" if i % 2 else "body") for i in range(50)]
+    during = timed_requests(server, 40)
+    print(f"median latency: {before[20] * 1000:.1f} ms alone, {during[20] * 1000:.1f} ms "
+          f"beside 50 slow clients")
+    time.sleep(BODY_TIMEOUT + 0.5)
+    for sock in slow[0::2]:  # the stalled bodies
+        sock.settimeout(5)
+        assert sock.recv(200).startswith(b"HTTP/1.1 408 ")
+    assert len(timed_requests(server, 5)) == 5
+    for sock in slow:
+        sock.close()

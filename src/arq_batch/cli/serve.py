@@ -44,7 +44,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> Result:
     store = S3Store(settings.encryption)
     model = open_model(ModelStore(store, settings), args.model)
     host, port = args.host or settings.serve.host, args.port or settings.serve.port
-    serve(model, host, port, settings.serve.max_body_bytes)
+    serve(model, settings.serve, host, port)
     return {"stopped": True, "run_id": model.card.run_id}, "endpoint stopped"
 
 

@@ -77,6 +77,9 @@ class ServeSettings:
     host: str = "127.0.0.1"
     port: int = 8080
     max_body_bytes: int = 6 * 1024 * 1024
+    body_timeout_seconds: float = 60.0
+    max_connections: int = 1000
+    keep_alive_seconds: int = 5
 
 
 @dataclasses.dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
@@ -12,12 +13,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from arq_batch.core.artifacts import Model
+from arq_batch.core.settings import ServeSettings
 from arq_batch.serving.invocations import RequestError, invocations
 
 logger = logging.getLogger(__name__)
 
 
-def create_app(model: Model, max_body_bytes: int) -> Starlette:
+def create_app(model: Model, max_body_bytes: int, body_timeout: float = 60.0) -> Starlette:
     """GET /ping, POST /invocations and POST /endpoints/<name>/invocations."""
     scorer = model.scorer
     order = tuple(f.name for f in model.card.features)
@@ -30,7 +32,11 @@ def create_app(model: Model, max_body_bytes: int) -> Starlette:
         declared = request.headers.get("content-length", "0")
         if declared.isdigit() and int(declared) > max_body_bytes:
             return _error(413, f"body exceeds {max_body_bytes} bytes")
-        body = await _read_body(request, max_body_bytes)
+        try:
+            async with asyncio.timeout(body_timeout):
+                body = await _read_body(request, max_body_bytes)
+        except TimeoutError:
+            return _error(408, f"request body not received within {body_timeout:g} s")
         if body is None:
             return _error(413, f"body exceeds {max_body_bytes} bytes")
         try:
@@ -65,9 +71,21 @@ def _error(status: int, message: str) -> Response:
                     media_type="application/json")
 
 
-def serve(model: Model, host: str, port: int, max_body_bytes: int) -> None:
+def server_config(model: Model, settings: ServeSettings, host: str, port: int) -> uvicorn.Config:
+    """uvicorn as the endpoint runs it, with its limits on slow or too many clients.
+
+    A slow body meets ``body_timeout_seconds`` (408). uvicorn has no timeout for request
+    headers: a client that trickles them holds its connection, which costs the event loop
+    nothing while it waits, and ``max_connections`` bounds how many can (503 beyond).
+    """
+    app = create_app(model, settings.max_body_bytes, settings.body_timeout_seconds)
+    return uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+                          timeout_graceful_shutdown=10, limit_concurrency=settings.max_connections,
+                          timeout_keep_alive=settings.keep_alive_seconds)
+
+
+def serve(model: Model, settings: ServeSettings, host: str, port: int) -> None:
     """Run the endpoint until SIGTERM/SIGINT (uvicorn drains open requests, then exits)."""
     logger.info("serving model %s on http://%s:%d", model.card.run_id, host, port,
                 extra={"event": "serving", "run_id": model.card.run_id})
-    uvicorn.run(create_app(model, max_body_bytes), host=host, port=port, log_level="warning",
-                access_log=False, timeout_graceful_shutdown=10)
+    uvicorn.Server(server_config(model, settings, host, port)).run()
