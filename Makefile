@@ -44,6 +44,9 @@ bench-formats: $(STAMP)  ## every format, ours vs its limit (about 2 min)
 bench-dataset: $(STAMP)  ## the predictions dataset's cost per job, and query times
 	$(PY) bench/dataset.py
 
+soak: $(STAMP)  ## a 3-worker fleet through 10,000 jobs with faults on; writes docs/reliability.md
+	$(PY) -m tests.faults.soak --write
+
 bench-memory: $(STAMP)  ## the worker's peak RSS over its floor, start-up and one-job time
 	$(PY) bench/memory.py --big --write
 

@@ -105,7 +105,8 @@ class WorkerProcess:
             stderr=self._log, text=True, env=dict(os.environ))
 
     def events(self) -> list[dict[str, Any]]:
-        lines = self.log_path.read_text().splitlines()
+        text = self.log_path.read_text()
+        lines = text.splitlines()[: None if text.endswith("\n") else -1]  # not a half line
         return [json.loads(line) for line in lines if line.startswith("{")]
 
     def jobs(self, outcome: str | None = None) -> list[dict[str, Any]]:

@@ -59,6 +59,35 @@ def test_the_image_runs_as_a_batch_job_and_scores_an_input(image, aws, config_fi
     assert read_csv(s3, "data/output/from-container.csv").num_rows == 344
 
 
+PEAK = """
+import resource, subprocess, sys
+subprocess.run(sys.argv[1:], check=True)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)
+"""
+FLOOR = """
+import boto3, yaml, numpy, pyarrow, pyarrow.csv, pyarrow.json, pyarrow.parquet, pyarrow.compute
+boto3.client("s3"); boto3.client("sqs")
+"""
+
+
+def test_the_images_worker_stays_within_64_mb_of_its_floor(image, aws, config_file, s3) -> None:
+    """The floor: a process importing boto3, PyYAML, numpy and pyarrow, with an S3 and an
+    SQS client. Peaks are the kernel's own (``ru_maxrss``), not samples."""
+    provision_and_train()
+    s3.put_object(Bucket=BUCKET, Key="data/input/wide.csv", Body=penguins_csv(3000))
+
+    def peak(*command: str) -> int:
+        result = podman(*run_args(aws, "--rm", "--entrypoint=python"), image, "-c", PEAK,
+                        *command, timeout=300)
+        return int(result.stdout.split()[-1])
+
+    floor = peak("python", "-c", FLOOR)
+    job = peak("arq-batch", "worker", "--once")
+    print(f"image: floor {floor} MB, a 1,032,000-row CSV job {job} MB (+{job - floor} MB)")
+    assert read_csv(s3, "data/output/wide.csv").num_rows == 344 * 3000
+    assert job - floor <= 64
+
+
 @pytest.fixture
 def endpoint_container(image, aws, config_file) -> Iterator[tuple[str, int]]:
     provision_and_train()

@@ -13,6 +13,7 @@ import io
 import json
 import random
 import time
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
@@ -23,7 +24,7 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 import pytest
 
-from ..faults.proxy import Rule
+from ..faults.proxy import Rule, flaky_cloud
 from .helpers import (
     BUCKET,
     DLQ,
@@ -38,21 +39,6 @@ from .helpers import (
 
 GRACE = 20.0  # the worker's grace_seconds in the test config
 PERMANENT = {"data_error", "missing_object"}  # the kinds bad inputs may die of
-
-
-def flaky_cloud(share: float) -> list[Rule]:
-    """Every fault class, together on about ``share`` of all requests."""
-    s3, sqs = r"^/arq-batch-s3", r"^/$"
-    part = share / 5  # each request meets five of these rules
-    return [
-        Rule(500, path=s3, share=part), Rule(503, path=s3, share=part),
-        Rule("reset", path=s3, share=part), Rule("cut", method="GET", path=s3, share=part),
-        Rule("drop", method="PUT", path=s3, share=part),
-        Rule(500, path=sqs, share=part), Rule(503, path=sqs, share=part),
-        Rule(400, path=sqs, share=part),  # ThrottlingException
-        Rule("reset", path=sqs, share=part),
-        Rule("delay", share=part, delay=1.5),
-    ]
 
 
 @dataclass(frozen=True)
@@ -117,6 +103,10 @@ def dead_input(body: dict[str, Any]) -> str:
     return unquote_plus(body["Records"][0]["s3"]["object"]["key"])
 
 
+def settled_inputs(events: list[dict[str, Any]]) -> set[str]:
+    return {e["input"] for e in events if e["outcome"] in ("done", "skipped", "dead")}
+
+
 @pytest.fixture
 def trained(config_file) -> str:
     # Receives spoiled by resets count against SQS's redrive limit too; a higher limit
@@ -126,31 +116,34 @@ def trained(config_file) -> str:
 
 
 def test_a_flaky_cloud_loses_nothing_and_dead_letters_only_bad_inputs(
-    s3, sqs, trained, proxy, start_worker,
+    s3, sqs, trained, proxy, start_worker, capsys,
 ) -> None:
     made = inputs(120)
     for item in made:
         s3.put_object(Bucket=BUCKET, Key=item.key, Body=item.body)
     proxy.rules.extend(flaky_cloud(share=0.15))
-    worker = start_worker("--concurrency", "3")
     bad = {i.key for i in made if i.rows < 0}
     good = [i for i in made if i.rows >= 0]
 
-    def settled() -> bool:
-        events = worker.jobs()
-        done = {e["input"] for e in events if e["outcome"] in ("done", "skipped")}
-        dead = {e["input"] for e in events if e["outcome"] == "dead"}
-        return len(done) + len(dead) == len(made) and queue_depth(sqs) == 0
-
-    worker.wait_for(settled, timeout=240)
-    events = worker.jobs()
-    print(f"\n{proxy.requests} requests, faults injected: {proxy.faults}; outcomes:",
-          {o: sum(e['outcome'] == o for e in events) for o in {e['outcome'] for e in events}})
+    # A rolling restart half-way: SIGTERM with jobs in flight and faults on, exit 0 within
+    # the grace period; a second worker carries on.
+    first = start_worker("--concurrency", "3")
+    first.wait_for(lambda: len(settled_inputs(first.jobs())) >= 40, timeout=240)
+    started = time.monotonic()
+    assert first.stop(timeout=GRACE + 5) == 0  # SIGTERM
+    assert time.monotonic() - started < GRACE
+    second = start_worker("--concurrency", "3")
+    second.wait_for(lambda: len(settled_inputs(first.jobs() + second.jobs())) == len(made)
+                    and queue_depth(sqs) == 0, timeout=240)
+    events = first.jobs() + second.jobs()
+    with capsys.disabled():  # the counts belong in every run's output, passed or not
+        print(f"\nflaky cloud: {proxy.requests} requests, faults injected: {proxy.faults}; "
+              f"outcomes: {dict(Counter(e['outcome'] for e in events))}")
     assert 0.08 < sum(proxy.faults.values()) / proxy.requests < 0.25
 
-    # The worker lived through it all, and still stops cleanly within its grace period.
+    # The second worker lived through the rest, and stops cleanly too.
     started = time.monotonic()
-    assert worker.stop(timeout=GRACE + 5) == 0  # SIGTERM
+    assert second.stop(timeout=GRACE + 5) == 0
     assert time.monotonic() - started < GRACE
     proxy.rules.clear()  # expected_labels reads the model through AWS_ENDPOINT_URL too
 

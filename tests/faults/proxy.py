@@ -29,10 +29,12 @@ SQS_ERRORS = {500: "InternalFailure", 503: "ServiceUnavailable",
 
 @dataclass
 class Rule:
-    """Spoil matching requests: ``action`` is a status code, "reset", "cut", "drop" or "delay".
+    """Spoil matching requests: ``action`` is a status code, "reset", "headers", "cut",
+    "drop" or "delay".
 
     "reset": moto acts but the client never hears back (the ambiguous case: did it happen?).
-    "cut": the response body stops half-way. "drop": the request body stops half-way and
+    "headers": the response's headers arrive, then the connection resets before any of its
+    body. "cut": the response body stops half-way. "drop": the request body stops half-way and
     moto never sees the request.
     """
 
@@ -52,6 +54,23 @@ class Rule:
                 and re.search(self.target, target)):
             return False
         return self.share >= 1.0 or rng.random() < self.share
+
+
+def flaky_cloud(share: float, delay: float = 1.5) -> list[Rule]:
+    """Every fault class together, on about ``share`` of all requests (each request meets
+    five of these rules: its service's two errors, a reset, one body fault, the delay)."""
+    s3, sqs = r"^/arq-batch-s3", r"^/$"  # SQS's JSON protocol posts to the root
+    part = share / 5
+    return [
+        Rule(500, path=s3, share=part), Rule(503, path=s3, share=part),
+        Rule("reset", path=s3, share=part), Rule("drop", method="PUT", path=s3, share=part),
+        Rule("cut", method="GET", path=s3, share=part / 2),
+        Rule("headers", method="GET", path=s3, share=part / 2),
+        Rule(500, path=sqs, share=part), Rule(503, path=sqs, share=part),
+        Rule(400, path=sqs, share=part),  # ThrottlingException
+        Rule("reset", path=sqs, share=part),
+        Rule("delay", share=part, delay=delay),
+    ]
 
 
 class FaultProxy:
@@ -120,8 +139,8 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", length if self.command == "HEAD"
                              else str(len(payload)))
             self.end_headers()
-            if rule is not None and rule.action == "cut" and len(payload) > 1:
-                self.wfile.write(payload[: len(payload) // 2])
+            if rule is not None and rule.action in ("headers", "cut") and len(payload) > 1:
+                self.wfile.write(payload[: len(payload) // 2 if rule.action == "cut" else 0])
                 self.wfile.flush()
                 return _reset(self)
             self.wfile.write(payload)

@@ -33,9 +33,9 @@ from arq_batch.aws.emulator import Emulator
 
 from ..e2e.conftest import WorkerProcess
 from ..e2e.helpers import DLQ, latest_model, penguins_csv, provision_and_train
-from .proxy import FaultProxy
+from .proxy import FaultProxy, flaky_cloud
 from .soak_checks import check_outputs, dead_letter_inputs
-from .soak_jobs import Plan, plan_jobs, send_jobs
+from .soak_jobs import Plan, feed, plan_jobs, upload_inputs
 
 ROOT = Path(__file__).resolve().parents[2]
 GRACE = 20.0
@@ -89,7 +89,7 @@ def settled(workers: list[WorkerProcess]) -> dict[str, str]:
 
 def run_fleet(plan: Plan, args: argparse.Namespace, moto_url: str,
               workdir: Path) -> dict[str, Any]:
-    with FaultProxy(moto_url, plan.rules(args.share), seed=args.seed) as proxy:
+    with FaultProxy(moto_url, flaky_cloud(args.share, delay=1.0), seed=args.seed) as proxy:
         os.environ["AWS_ENDPOINT_URL"] = proxy.url
         workers = [WorkerProcess("--concurrency", "2", log=workdir / f"worker-{i}.log")
                    for i in range(args.workers)]
@@ -97,8 +97,13 @@ def run_fleet(plan: Plan, args: argparse.Namespace, moto_url: str,
         stop = threading.Event()
         series = sample(workers, stop)
         started = time.monotonic()
-        workers[0].wait_for(lambda: len(settled(workers)) >= len(plan.jobs),
-                            timeout=args.timeout)
+        threading.Thread(target=feed, args=(plan, boto3.client("sqs")), daemon=True).start()
+        while len(settled(workers)) < len(plan.jobs):  # (the logs are long: not too often)
+            if time.monotonic() - started > args.timeout:
+                raise SystemExit(f"timed out after {args.timeout:.0f} s")
+            if any(w.process.poll() is not None for w in workers):
+                raise SystemExit(f"a worker died; logs in {workdir}")
+            time.sleep(2.0)
         seconds = time.monotonic() - started
         stop.set()
         stopping = time.monotonic()
@@ -176,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["ARQ_BATCH_CONFIG"] = str(write_config(workdir))
         provision_and_train()
         plan = plan_jobs(args.jobs, args.large, penguins_csv())
-        send_jobs(plan, boto3.client("s3"), boto3.client("sqs"))
+        upload_inputs(plan, boto3.client("s3"), boto3.client("sqs"))
         fleet = run_fleet(plan, args, aws.url, workdir)
         problems = check(plan, fleet)
     text = report(plan, fleet, problems, args)
@@ -191,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def write_config(workdir: Path) -> Path:
     config = {
-        "queue_settings": {"wait_time_seconds": 1, "visibility_timeout": 30,
+        "queue_settings": {"wait_time_seconds": 1, "visibility_timeout": 10,
                            "max_receive_count": 8,
                            "backoff_base_seconds": 1, "backoff_max_seconds": 4},
         "worker": {"heartbeat_file": str(workdir / "heartbeat"), "grace_seconds": GRACE},

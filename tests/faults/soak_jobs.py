@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from dataclasses import dataclass
 from typing import Any
 
-from ..e2e.helpers import BUCKET, queue_url
-from .proxy import Rule
+from ..e2e.helpers import BUCKET, queue_depth, queue_url
 
 INPUTS = "data/input/soak/"
 OUTPUTS = "data/output/soak/"
@@ -38,20 +38,6 @@ class Plan:
     def bad_inputs(self) -> set[str]:
         return {j.input_key for j in self.jobs if j.rows < 0}
 
-    @staticmethod
-    def rules(share: float) -> list[Rule]:
-        """Every fault class together on about ``share`` of requests (each request meets
-        five rules: its service's errors, a reset, a cut or drop, and the delay)."""
-        s3, sqs, part = r"^/arq-batch-s3", r"^/$", share / 5
-        return [
-            Rule(500, path=s3, share=part), Rule(503, path=s3, share=part),
-            Rule("reset", path=s3, share=part), Rule("cut", method="GET", path=s3, share=part),
-            Rule("drop", method="PUT", path=s3, share=part),
-            Rule(500, path=sqs, share=part), Rule(503, path=sqs, share=part),
-            Rule(400, path=sqs, share=part), Rule("reset", path=sqs, share=part),
-            Rule("delay", share=part, delay=1.0),
-        ]
-
 
 def plan_jobs(count: int, large: int, penguins: bytes, seed: int = 3) -> Plan:
     """``count`` small jobs over 50 small inputs (one in fifty bad) plus ``large`` big ones."""
@@ -78,13 +64,24 @@ def _job(job_id: str, key: str, files: dict[str, bytes]) -> SoakJob:
     return SoakJob(job_id, key, f"{OUTPUTS}{job_id}.csv", rows)
 
 
-def send_jobs(plan: Plan, s3: Any, sqs: Any) -> None:
-    """Upload the inputs (outside the notified prefix's reach: jobs name them) and enqueue."""
+def upload_inputs(plan: Plan, s3: Any, sqs: Any) -> None:
+    """Upload the inputs; the S3 notifications of those uploads are drained (the jobs
+    below name their inputs and outputs themselves)."""
     for key, body in plan.files.items():
         s3.put_object(Bucket=BUCKET, Key=key, Body=body)
-    _drain(sqs)  # the S3 notifications of those uploads: the jobs below are the real ones
+    _drain(sqs)
+
+
+def feed(plan: Plan, sqs: Any, backlog: int = 300) -> None:
+    """Enqueue every job, keeping about ``backlog`` messages in the queue.
+
+    Jobs arrive as the fleet takes them, as in production. (moto counts every message
+    of a queue on each send and receive, so a 10,000-message backlog would make moto,
+    not the workers, what the soak measures.)"""
     url = queue_url(sqs)
     for start in range(0, len(plan.jobs), 10):
+        while queue_depth(sqs) >= backlog:
+            time.sleep(0.2)
         sqs.send_message_batch(QueueUrl=url, Entries=[
             {"Id": str(i), "MessageBody": json.dumps({
                 "job_id": j.job_id, "input": f"s3://{BUCKET}/{j.input_key}",

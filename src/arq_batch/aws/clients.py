@@ -16,7 +16,9 @@ def client(service: str, pool_size: int = 32) -> Any:
     """A client honouring AWS_ENDPOINT_URL, profiles and roles; us-east-1 if no region is set.
 
     Retries use botocore's ``standard`` mode (exponential backoff with jitter on throttling,
-    5xx and connection errors) so our own code only sees faults that outlasted it.
+    5xx and connection errors; ``max_attempts`` 5 retries, so 6 attempts in all) so our own
+    code only sees faults that outlasted it. Not ``adaptive``: its client-side rate limiter
+    is per process, and a fleet of workers is better served by SQS's own pacing.
     """
     session = boto3.session.Session()
     config = Config(

@@ -45,6 +45,7 @@ class Worker:
         self._in_flight: dict[Future[str], QueueMessage] = {}
         self._lock = threading.Lock()  # guards _in_flight against the heartbeat's reads
         self._to_delete: list[QueueMessage] = []
+        self._drained = False  # the last receive got fewer messages than it asked for
         self._delete_due = 0.0
         self._delete_delay = min(_MAX_DELETE_DELAY_SECONDS,
                                  settings.queue_settings.visibility_timeout / 10)
@@ -97,18 +98,24 @@ class Worker:
 
     def _receive(self) -> list[QueueMessage]:
         wait_seconds = self._settings.queue_settings.wait_time_seconds
-        if self._in_flight:
+        if self._drained and (self._in_flight or self._to_delete):
+            # The last receive got fewer messages than it asked for. A job finishing is
+            # what comes next, so wait for that (not for a long poll), then look again.
+            wait(list(self._in_flight), timeout=_BUSY_POLL_SECONDS, return_when=FIRST_COMPLETED)
+            wait_seconds = 0
+        elif self._in_flight:
             wait_seconds = _BUSY_POLL_SECONDS
         elif self._to_delete:  # a long poll must not hold up the pending deletes
             wait_seconds = min(wait_seconds, _BUSY_POLL_SECONDS)
-        free = self._concurrency - len(self._in_flight)
+        wanted = min(10, self._concurrency - len(self._in_flight))
         try:
-            received = self._queue.receive(min(10, free), wait_seconds)
+            received = self._queue.receive(wanted, wait_seconds)
         except ArqError as exc:
             self.metrics.receive_errors.inc()
             logger.warning("receive failed: %s", exc, extra={"event": "receive_error"})
             time.sleep(1.0)
             return []
+        self._drained = len(received) < wanted
         if self._stop.is_set() and received:
             self._queue.set_visibility(received, 0)  # arrived after the signal: give back
             return []
