@@ -100,9 +100,12 @@ class Worker:
         wait_seconds = self._settings.queue_settings.wait_time_seconds
         if self._drained and (self._in_flight or self._to_delete):
             # The last receive got fewer messages than it asked for. A job finishing is
-            # what comes next, so wait for that (not for a long poll), then look again.
+            # what comes next, so wait for that (not for a long poll), then look again:
+            # at once while jobs still run, else with a short long poll, because a short
+            # poll samples SQS's servers and `--once` exits only when a long poll (of up
+            # to a second here) finds the queue empty.
             wait(list(self._in_flight), timeout=_BUSY_POLL_SECONDS, return_when=FIRST_COMPLETED)
-            wait_seconds = 0
+            wait_seconds = 0 if self._running() else min(wait_seconds, _BUSY_POLL_SECONDS)
         elif self._in_flight:
             wait_seconds = _BUSY_POLL_SECONDS
         elif self._to_delete:  # a long poll must not hold up the pending deletes
