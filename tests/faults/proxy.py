@@ -1,11 +1,11 @@
 """A fault-injecting HTTP proxy in front of the moto server.
 
-Every request goes on to moto, which still answers; a rule that matches a request first
-replaces or spoils the answer: an S3 or SQS error status, a connection reset after the
-headers or part-way through the response body, a request dropped part-way through its own
-body before moto sees it, or a delay. Rules match by method, a regular
-expression on the path (and, for SQS's JSON protocol, the X-Amz-Target action) and fire a
-bounded number of times, or on a seeded random share of matching requests.
+Requests go on to moto, which still answers them. A rule that matches a request changes
+that: an S3 or SQS error status in moto's place, a connection reset once moto has acted
+(before, after the response headers, or half-way through the body), a request dropped
+half-way through its own body before moto sees it, or a delay. Rules match by method, a
+regular expression on the path (and, for SQS's JSON protocol, the X-Amz-Target action)
+and fire a bounded number of times, or on a seeded random share of matching requests.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """``make soak``: a worker fleet through thousands of jobs on a flaky cloud, then the checks.
 
 Three worker processes (``--concurrency 2`` each) behind the fault proxy score 10,000
-small jobs and a few large ones, one in fifty of the small ones bad. Afterwards: every
+small jobs and a few large ones, one in 25 of the small ones bad. Afterwards: every
 good job has one output whose bytes equal every other output of the same input (and one
 of each is checked row for row against the model), every bad job and nothing else is
 dead-lettered for a permanent reason, and every worker exits 0 on SIGTERM within its grace

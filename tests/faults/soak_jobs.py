@@ -40,7 +40,7 @@ class Plan:
 
 
 def plan_jobs(count: int, large: int, penguins: bytes, seed: int = 3) -> Plan:
-    """``count`` small jobs over 50 small inputs (one in fifty bad) plus ``large`` big ones."""
+    """``count`` small jobs over 50 small inputs (two of them bad) plus ``large`` big ones."""
     rng = random.Random(seed)
     header, *rows = penguins.splitlines(keepends=True)
     files: dict[str, bytes] = {}
