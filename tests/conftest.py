@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -66,12 +67,14 @@ def mass_model():
 
 def run(tmp_path: Path, name: str, body: bytes, scorer) -> Path:
     """Score ``body`` as a local file called ``name`` with the worker's engine; the output."""
+    from arq_batch.core.formats import detect
     from arq_batch.core.settings import WorkerSettings
-    from arq_batch.core.transform import transform
+    from arq_batch.core.transform import Source, transform
     from arq_batch.worker import files
 
     source, target = tmp_path / name, tmp_path / f"out-{name}"
     source.write_bytes(body)
-    transform(files.local_source(str(source)), files.LocalWriter(str(target)), scorer,
+    opener = partial(files.open_file, str(source))
+    transform(Source(detect(name), opener, opener), files.LocalWriter(str(target)), scorer,
               WorkerSettings(batch_rows=100))
     return target

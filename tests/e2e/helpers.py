@@ -56,6 +56,15 @@ def exists(s3: Any, key: str) -> bool:
     return "Contents" in s3.list_objects_v2(Bucket=BUCKET, Prefix=key)
 
 
+def dead_letter_bodies(sqs: Any) -> list[dict[str, Any]]:
+    """Every message body in the dead-letter queue, once each (hidden while we page)."""
+    url, found = queue_url(sqs, DLQ), {}
+    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                       VisibilityTimeout=300).get("Messages", []):
+        found.update({m["MessageId"]: json.loads(m["Body"]) for m in batch})
+    return list(found.values())
+
+
 def read_csv(s3: Any, key: str) -> Any:
     return pacsv.read_csv(io.BytesIO(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()))
 
@@ -85,7 +94,7 @@ def big_job(s3, key: str = "data/input/big.csv", copies: int = 6000) -> int:
 def wait_mid_job(worker, s3) -> None:
     """Until the job's output upload has begun: well into the job, with most still to do.
 
-    (The first 8 MB part of a ~100 MB output; a fixed sleep instead raced the job.)"""
+    (The first 5 MB part of a ~100 MB output; a fixed sleep instead raced the job.)"""
     worker.wait_for(lambda: bool(s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads")),
                     timeout=60)
 

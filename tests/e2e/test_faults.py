@@ -27,14 +27,13 @@ import pytest
 from ..faults.proxy import Rule, flaky_cloud
 from .helpers import (
     BUCKET,
-    DLQ,
     HEADER,
     ROWS,
+    dead_letter_bodies,
     latest_model,
     penguins_csv,
     provision_and_train,
     queue_depth,
-    queue_url,
 )
 
 GRACE = 20.0  # the worker's grace_seconds in the test config
@@ -90,14 +89,6 @@ def read_output(s3: Any, key: str) -> pa.Table:
     return pacsv.read_csv(io.BytesIO(data))
 
 
-def dead_letters(sqs: Any) -> list[dict[str, Any]]:
-    url, found = queue_url(sqs, DLQ), {}
-    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
-                                       VisibilityTimeout=60).get("Messages", []):
-        found.update({m["MessageId"]: json.loads(m["Body"]) for m in batch})
-    return list(found.values())
-
-
 def dead_input(body: dict[str, Any]) -> str:
     """The input key a dead-lettered S3 event names (event keys are URL-encoded)."""
     return unquote_plus(body["Records"][0]["s3"]["object"]["key"])
@@ -151,7 +142,7 @@ def test_a_flaky_cloud_loses_nothing_and_dead_letters_only_bad_inputs(
     dead = [e for e in events if e["outcome"] == "dead"]
     assert {e["input"].split("/", 3)[3] for e in dead} == bad
     assert all(e["error"].split(":")[0] in PERMANENT for e in dead), dead
-    assert {dead_input(b) for b in dead_letters(sqs)} == bad
+    assert {dead_input(b) for b in dead_letter_bodies(sqs)} == bad
     for event in dead:
         assert s3.head_object(Bucket=BUCKET, Key=event["report"].split("/", 3)[3])
 

@@ -32,7 +32,7 @@ import yaml
 from arq_batch.aws.emulator import Emulator
 
 from ..e2e.conftest import WorkerProcess
-from ..e2e.helpers import DLQ, latest_model, penguins_csv, provision_and_train
+from ..e2e.helpers import latest_model, penguins_csv, provision_and_train
 from .proxy import FaultProxy, flaky_cloud
 from .soak_checks import check_outputs, dead_letter_inputs
 from .soak_jobs import Plan, feed, plan_jobs, upload_inputs
@@ -129,7 +129,7 @@ def check(plan: Plan, fleet: dict[str, Any]) -> list[str]:
         plan.bad - {e["job_id"] for e in dead})]
     kinds = {e["error"].split(":")[0] for e in dead}
     problems += [f"dead for a non-permanent reason: {k}" for k in kinds - plan.PERMANENT]
-    in_dlq = dead_letter_inputs(sqs, DLQ)
+    in_dlq = dead_letter_inputs(sqs)
     problems += [f"DLQ holds {k}, not a bad input" for k in sorted(in_dlq - plan.bad_inputs)]
     problems += check_outputs(s3, plan, latest_model())
     return problems

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import io
-import json
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.csv as pacsv
 
-from ..e2e.helpers import BUCKET, queue_url
+from ..e2e.helpers import BUCKET, dead_letter_bodies, read_csv
 from .soak_jobs import OUTPUTS, Plan
-
-
-def read_table(s3: Any, key: str) -> pa.Table:
-    return pacsv.read_csv(io.BytesIO(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()))
 
 
 def output_etags(s3: Any) -> dict[str, str]:
@@ -43,7 +36,7 @@ def check_outputs(s3: Any, plan: Plan, predict: Callable[[pa.Table], list[Any]])
     problems += [f"{key}: {len(tags)} different outputs" for key, tags in by_input.items()
                  if len(tags) > 1]
     for job in first.values():
-        table = read_table(s3, job.output_key)
+        table = read_csv(s3, job.output_key)
         if table.num_rows != job.rows:
             problems.append(f"{job.output_key}: {table.num_rows} rows, not {job.rows}")
         elif table.column("predicted_label").to_pylist() != predict(table):
@@ -51,10 +44,6 @@ def check_outputs(s3: Any, plan: Plan, predict: Callable[[pa.Table], list[Any]])
     return problems
 
 
-def dead_letter_inputs(sqs: Any, dlq: str) -> set[str]:
+def dead_letter_inputs(sqs: Any) -> set[str]:
     """The input keys the dead-letter queue's messages name."""
-    url, bodies = queue_url(sqs, dlq), {}
-    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
-                                       VisibilityTimeout=300).get("Messages", []):
-        bodies.update({m["MessageId"]: json.loads(m["Body"]) for m in batch})
-    return {b["input"].split("/", 3)[3] for b in bodies.values()}
+    return {b["input"].split("/", 3)[3] for b in dead_letter_bodies(sqs)}

@@ -87,7 +87,6 @@ class S3Store:
         for page in pages:
             yield from (item["Key"] for item in page.get("Contents", []))
 
-
     def delete(self, uri: S3Uri) -> None:
         """Remove one object (S3 answers success for a key that is already gone)."""
         try:

@@ -12,32 +12,36 @@ from arq_batch.aws.faults import classify
 from arq_batch.core.uris import S3Uri
 
 
-class StreamReader(io.RawIOBase):
-    """Adapts botocore's StreamingBody to a file object, mapping read faults to ArqErrors."""
-
-    def __init__(self, body: Any) -> None:
-        self._body = body
+class _Reader(io.RawIOBase):
+    """A readable raw stream whose subclasses need only ``read``."""
 
     def readable(self) -> bool:
         return True
-
-    def read(self, size: int = -1) -> bytes:
-        try:
-            return bytes(self._body.read(None if size is None or size < 0 else size))
-        except Exception as exc:
-            raise classify(exc) from exc
 
     def readinto(self, buffer: Any) -> int:
         data = self.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
 
+
+class StreamReader(_Reader):
+    """Adapts botocore's StreamingBody to a file object, mapping read faults to ArqErrors."""
+
+    def __init__(self, body: Any) -> None:
+        self._body = body
+
+    def read(self, size: int | None = -1) -> bytes:
+        try:
+            return bytes(self._body.read(None if size is None or size < 0 else size))
+        except Exception as exc:
+            raise classify(exc) from exc
+
     def close(self) -> None:
         self._body.close()
         super().close()
 
 
-class RangeReader(io.RawIOBase):
+class RangeReader(_Reader):
     """Seekable reads by HTTP range, with one read-ahead window to keep requests few."""
 
     WINDOW = 8 * 1024 * 1024
@@ -46,9 +50,6 @@ class RangeReader(io.RawIOBase):
         self._s3, self._uri, self._size = s3, uri, size
         self._pos = 0
         self._buf, self._buf_start = b"", 0
-
-    def readable(self) -> bool:
-        return True
 
     def seekable(self) -> bool:
         return True
@@ -61,7 +62,7 @@ class RangeReader(io.RawIOBase):
         self._pos = max(0, base + offset)
         return self._pos
 
-    def read(self, size: int = -1) -> bytes:
+    def read(self, size: int | None = -1) -> bytes:
         end = self._size if size is None or size < 0 else min(self._size, self._pos + size)
         if self._pos >= end:
             return b""
@@ -71,11 +72,6 @@ class RangeReader(io.RawIOBase):
         data = self._buf[self._pos - self._buf_start : end - self._buf_start]
         self._pos = end
         return data
-
-    def readinto(self, buffer: Any) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
 
     def _fill(self, start: int, end: int) -> None:
         try:
@@ -144,10 +140,9 @@ class MultipartWriter:
         self._upload_id = None
 
     def _flush_part(self) -> None:
-        s3 = self._s3
         if self._upload_id is None:
             try:
-                self._upload_id = s3.create_multipart_upload(
+                self._upload_id = self._s3.create_multipart_upload(
                     Bucket=self._uri.bucket, Key=self._uri.key, Metadata=self._metadata,
                     **self._sse)["UploadId"]
             except Exception as exc:

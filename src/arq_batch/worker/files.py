@@ -84,12 +84,6 @@ def score_file(source: str, destination: str, model: Model, store: ObjectStore,
                      settings.worker, progress=report)
 
 
-def local_source(path: str) -> Source:
-    """A local file as a transform's input."""
-    opener = partial(open_file, path)
-    return Source(detect(Path(path).name), opener, opener)
-
-
 def _readers(source: str, store: ObjectStore) -> tuple[int, Callable[[], BinaryIO],
                                                        Callable[[], BinaryIO]]:
     """The input's size, and how to open it as a stream and as a seekable file (Parquet)."""

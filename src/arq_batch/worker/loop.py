@@ -99,11 +99,10 @@ class Worker:
     def _receive(self) -> list[QueueMessage]:
         wait_seconds = self._settings.queue_settings.wait_time_seconds
         if self._drained and (self._in_flight or self._to_delete):
-            # The last receive got fewer messages than it asked for. A job finishing is
-            # what comes next, so wait for that (not for a long poll), then look again:
-            # at once while jobs still run, else with a short long poll, because a short
-            # poll samples SQS's servers and `--once` exits only when a long poll (of up
-            # to a second here) finds the queue empty.
+            # The last receive got fewer messages than it asked for, so a job finishing is
+            # what comes next: wait for that rather than a long poll. Then look again, at
+            # once while jobs still run; else with a long poll of at most a second, since
+            # a short poll only samples SQS's servers and `--once` exits on an empty one.
             wait(list(self._in_flight), timeout=_BUSY_POLL_SECONDS, return_when=FIRST_COMPLETED)
             wait_seconds = 0 if self._running() else min(wait_seconds, _BUSY_POLL_SECONDS)
         elif self._in_flight:
