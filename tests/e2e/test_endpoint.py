@@ -20,13 +20,11 @@ from botocore.config import Config
 from arq_batch.aws.emulator import free_port
 from arq_batch.aws.model_store import ModelStore
 from arq_batch.aws.s3 import S3Store
-from arq_batch.core.settings import ServeSettings, WorkerSettings, load_settings
-from arq_batch.core.transform import transform
+from arq_batch.core.settings import ServeSettings, load_settings
 from arq_batch.serving import lifecycle
 from arq_batch.serving.app import server_config
-from arq_batch.worker import files
 
-from ..conftest import PENGUINS
+from ..conftest import PENGUINS, run
 from .helpers import provision_and_train
 
 BODY_TIMEOUT = 2.0
@@ -93,11 +91,8 @@ def test_predictions_equal_the_batch_workers(runtime, model, tmp_path) -> None:
     header = PENGUINS.read_text().splitlines()[0].split(",")
     body = "\n".join(",".join(r.split(",")[header.index(n)] for n in order) for r in rows)
     online = json.loads(invoke(runtime, body, "text/csv"))["predictions"]
-    source, target = tmp_path / "in.csv", tmp_path / "out.csv"
-    source.write_text("\n".join([",".join(header), *rows]) + "\n")
-    transform(files.local_source(str(source)), files.LocalWriter(str(target)), model.scorer,
-              WorkerSettings(batch_rows=100))
-    batch = pacsv.read_csv(target)
+    csv = "\n".join([",".join(header), *rows]) + "\n"
+    batch = pacsv.read_csv(run(tmp_path, "in.csv", csv.encode(), model.scorer))
     assert [p["predicted_label"] for p in online] == batch["predicted_label"].to_pylist()
     assert [max(p["score"]) for p in online] == pytest.approx(batch["score"].to_pylist(),
                                                               rel=1e-12)
