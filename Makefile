@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint test-slow test-container bench bench-quick bench-formats bench-dataset bench-memory bench-serve soak clean
+.PHONY: demo test lint test-slow test-container bench bench-quick bench-formats bench-dataset bench-memory bench-options bench-serve soak clean
 
 $(STAMP): requirements*.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -21,7 +21,14 @@ lint: $(STAMP)
 	$(VENV)/bin/cfn-lint infra/*.yaml
 	$(VENV)/bin/hadolint --failure-threshold warning Dockerfile
 
-test: lint  ## lint, the quick benchmark's agreement check, then the test suite
+# The SageMaker Python SDK, the client of tests/sdk, in a venv of its own (see the lock).
+SDK_VENV := .venv-sagemaker
+$(SDK_VENV)/.installed: requirements-sagemaker.txt
+	test -x $(SDK_VENV)/bin/python || python3 -m venv $(SDK_VENV)
+	$(SDK_VENV)/bin/python -m pip install --quiet -r requirements-sagemaker.txt
+	touch $@
+
+test: lint $(SDK_VENV)/.installed  ## lint, the quick benchmark's agreement check, then the test suite
 	$(PY) bench/run.py --quick
 	$(PY) -m pytest -q
 
@@ -34,18 +41,23 @@ test-container: $(STAMP)  ## build the image with podman and run it as worker an
 bench: $(STAMP)  ## baseline vs ours vs limit, full sizes, then every format; rewrites docs/performance.md
 	$(PY) bench/run.py
 	$(PY) bench/formats.py
+	$(PY) bench/options.py
 
 bench-quick: $(STAMP)  ## small sizes; checks that the variants agree on predictions
 	$(PY) bench/run.py --quick
 
 bench-formats: $(STAMP)  ## every format, ours vs its limit (about 2 min)
 	$(PY) bench/formats.py
+	$(PY) bench/options.py
 
 bench-dataset: $(STAMP)  ## the predictions dataset's cost per job, and query times
 	$(PY) bench/dataset.py
 
 soak: $(STAMP)  ## a 3-worker fleet through 10,000 jobs with faults on; writes docs/reliability.md
 	$(PY) -m tests.faults.soak --write
+
+bench-options: $(STAMP)  ## the 1M-row CSV job with Batch Transform's job options
+	$(PY) bench/options.py
 
 bench-memory: $(STAMP)  ## the worker's peak RSS over its floor, start-up and one-job time
 	$(PY) bench/memory.py --big --write
@@ -61,4 +73,4 @@ bench-serve: $(STAMP) $(BENCH_VENV)/.installed  ## our endpoint vs mlflow models
 	MLFLOW_PYTHON=$(BENCH_VENV)/bin/python $(PY) bench/serving.py
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .mypy_cache .ruff_cache src/*.egg-info
+	rm -rf $(VENV) $(BENCH_VENV) $(SDK_VENV) .pytest_cache .mypy_cache .ruff_cache src/*.egg-info

@@ -9,7 +9,6 @@ the output lines are built with the same Arrow string kernels ours uses. One run
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import io
 import json
@@ -27,7 +26,7 @@ import zstandard
 from arq_batch.aws.emulator import Emulator
 from arq_batch.core.formats import detect
 from measure import Run, run_processes, synthetic_table  # bench/ is a folder of scripts
-from report import replace_section
+from report import section_main
 from run import ROOT, Bench
 
 FORMATS = ("csv", "csv.gz", "csv.zst", "parquet", "jsonl", "jsonl.gz", "jsonl.zst")
@@ -51,14 +50,7 @@ def encode(table: pa.Table, name: str) -> bytes:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--write", default=str(ROOT / "docs" / "performance.md"))
-    args = parser.parse_args()
-    report = measure_all(args.rows)
-    print(report)
-    replace_section(Path(args.write), "formats", report)
-    return 0
+    return section_main("formats", measure_all, __doc__)
 
 
 def measure_all(rows: int) -> str:

@@ -3,10 +3,11 @@ own section."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,19 @@ HEADER = """# Performance
 Every table below comes from one run of its command on this machine
 ({machine}). Timings are reported, never asserted by tests.
 """
+
+
+def section_main(name: str, measure: Callable[[int], str], description: str | None) -> int:
+    """A benchmark script's entry point: ``--rows``, then its section of performance.md."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--write", default=str(Path(__file__).resolve().parents[1] / "docs"
+                                                / "performance.md"))
+    args = parser.parse_args()
+    report = measure(args.rows)
+    print(report)
+    replace_section(Path(args.write), name, report)
+    return 0
 
 
 def replace_section(path: Path, name: str, body: str) -> None:

@@ -65,8 +65,10 @@ def mass_model():
     return pipeline, compile_pipeline(pipeline, card), x
 
 
-def run(tmp_path: Path, name: str, body: bytes, scorer) -> Path:
-    """Score ``body`` as a local file called ``name`` with the worker's engine; the output."""
+def run(tmp_path: Path, name: str, body: bytes, scorer, shape=None) -> Path:
+    """Score ``body`` as a local file called ``name`` with the worker's engine; the output.
+
+    ``shape`` (a ``core.shaping.Shape``) carries job options: formats, filters, join."""
     from arq_batch.core.formats import detect
     from arq_batch.core.settings import WorkerSettings
     from arq_batch.core.transform import Source, transform
@@ -76,5 +78,19 @@ def run(tmp_path: Path, name: str, body: bytes, scorer) -> Path:
     source.write_bytes(body)
     opener = partial(files.open_file, str(source))
     transform(Source(detect(name), opener, opener), files.LocalWriter(str(target)), scorer,
-              WorkerSettings(batch_rows=100))
+              WorkerSettings(batch_rows=100), shape=shape)
     return target
+
+
+def numeric_penguins(tmp_path_factory) -> Path:
+    """The penguins without their text columns but the target: what RecordIO can carry."""
+    path = tmp_path_factory.mktemp("numeric") / "penguins.csv"
+    pd.read_csv(PENGUINS).drop(columns=["island", "sex"]).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def numeric_species_model(tmp_path_factory):
+    """Multiclass on the four measurements only, with its card."""
+    pipeline, card, x = fit("species", path=numeric_penguins(tmp_path_factory))
+    return pipeline, compile_pipeline(pipeline, card), x, card

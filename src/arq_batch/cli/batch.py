@@ -9,7 +9,9 @@ import uuid
 from collections.abc import Callable
 
 from arq_batch.cli.common import Commands, Result, add_command
+from arq_batch.core.errors import ConfigError
 from arq_batch.core.messages import Job, model_folder, parse_job_uri
+from arq_batch.core.options import OPTION_NAMES, JobOptions, parse_options
 from arq_batch.core.settings import Settings
 from arq_batch.core.uris import S3Uri
 
@@ -27,6 +29,7 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
                       help="where to write the scored file (default: the input's key with "
                            "data/input/ replaced by data/output/)")
     send.add_argument("--model", metavar="URI", help=MODEL_HELP)
+    _add_job_options(send)
     worker = add_command(commands, common, "worker", cmd_worker,
                          "run the batch scoring worker until stopped",
                          "Long-poll the queue and score each job's input into its output.\n"
@@ -47,6 +50,35 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
                           "them all back to the main queue")
 
 
+def _add_job_options(command: argparse.ArgumentParser) -> None:
+    """Batch Transform's options (docs/sagemaker.md has each one's SageMaker name)."""
+    group = command.add_argument_group("job options, as SageMaker Batch Transform has them")
+    group.add_argument("--content-type", metavar="TYPE",
+                       help="the input's format, whatever its name: text/csv, "
+                            "application/jsonlines, application/x-parquet, "
+                            "application/x-recordio-protobuf")
+    group.add_argument("--accept", metavar="TYPE",
+                       help="the output's format, one of the same (default: the input's)")
+    group.add_argument("--input-filter", metavar="JSONPATH",
+                       help="what the model reads: $[1:], $[0,2,-1] (CSV/Parquet column "
+                            "positions), $.features, $['a','b'] (JSON fields)")
+    group.add_argument("--output-filter", metavar="JSONPATH",
+                       help="what the output keeps of the joined record, in the same forms")
+    group.add_argument("--join-source", metavar="Input|None",
+                       help="Input: input columns and predictions (default); None: "
+                            "predictions only")
+    group.add_argument("--compression", metavar="Gzip|Zstd|None",
+                       help="compress the output (default: as the input is)")
+
+
+def job_options(args: argparse.Namespace) -> JobOptions:
+    """The job options given as flags; ConfigError (exit 2) for a bad one."""
+    try:
+        return parse_options({name: getattr(args, name, None) for name in OPTION_NAMES})
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def _add_score(commands: Commands, common: argparse.ArgumentParser) -> None:
     score = add_command(commands, common, "score", cmd_score,
                         "score one file directly, without the queue",
@@ -59,6 +91,7 @@ def _add_score(commands: Commands, common: argparse.ArgumentParser) -> None:
                        help="where to write it, in the input's format: a local path or an "
                             "s3:// URI")
     score.add_argument("--model", metavar="URI", help=MODEL_HELP)
+    _add_job_options(score)
 
 
 def cmd_send(args: argparse.Namespace, settings: Settings) -> Result:
@@ -67,7 +100,8 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> Result:
 
     job = Job(uuid.uuid4().hex, parse_job_uri(args.input_uri, "input"),
               parse_job_uri(args.output, "output") if args.output else None,
-              model_folder(S3Uri.parse(args.model)) if args.model else None)
+              model_folder(S3Uri.parse(args.model)) if args.model else None,
+              job_options(args))
     message_id = SqsQueue(settings.queue).send(job.to_body())
     return {"message_id": message_id, "job": job.to_dict()}, f"sent job {job.job_id} ({message_id})"
 
@@ -95,7 +129,8 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> Result:
     store = S3Store(settings.encryption, settings.worker.part_size_mb * 1024 * 1024)
     model = open_model(ModelStore(store, settings), args.model)
     started = time.monotonic()
-    rows = score_file(args.input, args.output, model, store, settings, _progress())
+    rows = score_file(args.input, args.output, model, store, settings, _progress(),
+                      job_options(args))
     seconds = time.monotonic() - started
     if sys.stderr.isatty():
         print(file=sys.stderr)  # end the progress line

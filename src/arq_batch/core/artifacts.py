@@ -41,6 +41,11 @@ class ModelCard:
     metrics: dict[str, float] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        """The raw input columns in model.json order: positional inputs follow it."""
+        return tuple(f.name for f in self.features)
+
     def to_json(self) -> bytes:
         """Serialise as pretty JSON."""
         return json.dumps(asdict(self), indent=2).encode()

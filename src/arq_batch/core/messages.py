@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_plus
 
 from arq_batch.core.errors import BucketNotAllowed, PoisonMessage
 from arq_batch.core.layout import MODEL_FILE
+from arq_batch.core.options import OPTION_NAMES, JobOptions, parse_options
 from arq_batch.core.ports import QueueMessage
 from arq_batch.core.uris import S3Uri
 
@@ -27,15 +28,16 @@ class Job:
     input: S3Uri
     output: S3Uri | None = None
     model: S3Uri | None = None
+    options: JobOptions = field(default_factory=JobOptions)
 
     def to_dict(self) -> dict[str, str]:
-        """The job message fields (contract 6.1), without the ones left to defaults."""
+        """The job message fields (contract 6.1, 11), without the ones left to defaults."""
         body = {"job_id": self.job_id, "input": str(self.input)}
         if self.output:
             body["output"] = str(self.output)
         if self.model:
             body["model"] = str(self.model)
-        return body
+        return body | self.options.to_dict()
 
     def to_body(self) -> str:
         """The job message that ``send`` enqueues."""
@@ -104,15 +106,20 @@ def _from_eventbridge(body: Mapping[str, Any], message_id: str) -> Job:
 
 
 def _from_job_message(body: Mapping[str, Any], message_id: str) -> Job:
-    unknown = sorted(set(body) - {"input", "output", "model", "job_id"})
+    unknown = sorted(set(body) - {"input", "output", "model", "job_id", *OPTION_NAMES})
     if unknown:
         raise PoisonMessage(f"job message has unknown fields {unknown}")
+    try:
+        options = parse_options(body)
+    except ValueError as exc:
+        raise PoisonMessage(f"job message: {exc}") from None
     output, model = body.get("output"), body.get("model")
     return Job(
         job_id=str(body.get("job_id") or message_id),
         input=parse_job_uri(body["input"], "input"),
         output=parse_job_uri(output, "output") if output else None,
         model=model_folder(S3Uri.parse(model)) if model else None,
+        options=options,
     )
 
 

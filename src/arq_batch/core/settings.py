@@ -34,6 +34,7 @@ class Prefixes:
     model: str = "model/output/"
     jobs: str = "data/jobs/"
     predictions: str = "data/predictions/"
+    transforms: str = "data/transforms/"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,15 +11,18 @@ import pyarrow as pa
 from arq_batch.core.errors import Cancelled, DataError
 from arq_batch.core.formats import FileFormat, open_writer, read_batches
 from arq_batch.core.formats.compression import CompressingWriter
+from arq_batch.core.formats.csv import is_headerless
 from arq_batch.core.formats.jsonl import Wanted
 from arq_batch.core.ports import ObjectWriter
-from arq_batch.core.scoring import InvalidValues, LinearScorer, score
+from arq_batch.core.scoring import InvalidValues, LinearScorer, prediction_columns
 from arq_batch.core.settings import WorkerSettings
+from arq_batch.core.shaping import Shape
 
 
 @dataclass(frozen=True)
 class Source:
-    """An input: its format, and how to open it as a stream or (Parquet) a seekable file."""
+    """An input: its format (by name), and how to open it as a stream or (Parquet) a
+    seekable file."""
 
     fmt: FileFormat
     open_stream: Callable[[], BinaryIO]
@@ -44,26 +47,29 @@ class Tap(Protocol):
 def transform(source: Source, target: ObjectWriter, scorer: LinearScorer,
               options: WorkerSettings, taps: Sequence[Tap] = (),
               cancelled: Callable[[], bool] = lambda: False,
-              progress: Callable[[int], None] = lambda rows: None) -> int:
-    """Score every batch into ``target`` (and the taps); commit only if the whole input scored."""
+              progress: Callable[[int], None] = lambda rows: None,
+              shape: Shape | None = None) -> int:
+    """Score every batch into ``target`` (and the taps); commit only if the whole input scored.
+
+    ``shape`` carries the job's options (formats, filters, join); without one, the output
+    has the input's format and every input column."""
+    shape = _checked(shape, source.fmt, scorer)
     writer, rows = None, 0
-    if source.fmt.compression:
-        level = options.zstd_level if source.fmt.compression == "zstd" else options.gzip_level
-        target = CompressingWriter(target, source.fmt.compression, level)
-    wanted = Wanted(scorer.numeric, (*scorer.categorical, *(c for t in taps for c in t.columns)))
+    target = _compressed(target, shape.target.compression, options)
+    wanted = Wanted(scorer.numeric, (*scorer.categorical, *shape.extra_fields,
+                                     *(c for t in taps for c in t.columns)))
     try:
-        for batch in read_batches(source.fmt, source.open_stream, source.open_seekable,
-                                  options.batch_rows, wanted):
+        for batch in read_batches(shape.source, source.open_stream, source.open_seekable,
+                                  options.batch_rows, wanted, shape.order):
             if cancelled():
                 raise Cancelled("worker is shutting down")
-            try:
-                scored = score(batch, scorer)
-            except InvalidValues as exc:
-                raise exc.shifted(rows) from None
-            writer = writer or open_writer(source.fmt, target, scored.schema)
-            writer.write(scored)
+            predictions = _predict(scorer, shape.model_view(batch), rows)
+            out = shape.output(batch, predictions)
+            writer = writer or open_writer(shape.target, target, out.schema, shape.classes,
+                                           header=not is_headerless(batch.schema))
+            writer.write(out)
             for tap in taps:
-                tap.write(rows, scored)
+                tap.write(rows, _with(batch, predictions))
             rows += batch.num_rows
             progress(rows)
         if writer is None or rows == 0:
@@ -78,3 +84,35 @@ def transform(source: Source, target: ObjectWriter, scorer: LinearScorer,
             tap.abort()
         raise
     return rows
+
+
+def _checked(shape: Shape | None, fmt: FileFormat, scorer: LinearScorer) -> Shape:
+    """The job's shape (by default: the input's format, every column), if it can run."""
+    shape = shape or Shape(fmt, fmt, scorer.features, scorer.classes)
+    if shape.source.kind == "recordio":
+        from arq_batch.core.formats import recordio  # protobuf: only for RecordIO jobs
+
+        recordio.require_numbers(scorer.categorical)
+    return shape
+
+
+def _predict(scorer: LinearScorer, view: pa.RecordBatch, rows_before: int
+             ) -> dict[str, pa.Array]:
+    try:
+        return prediction_columns(scorer, scorer.decision(view))
+    except InvalidValues as exc:  # rows counted from the start of the file
+        raise exc.shifted(rows_before) from None
+
+
+def _compressed(target: ObjectWriter, codec: str, options: WorkerSettings) -> ObjectWriter:
+    if not codec:
+        return target
+    level = options.zstd_level if codec == "zstd" else options.gzip_level
+    return CompressingWriter(target, codec, level)
+
+
+def _with(batch: pa.RecordBatch, predictions: dict[str, pa.Array]) -> pa.RecordBatch:
+    """The input batch with the prediction columns, as the taps read it."""
+    names = [n for n in batch.schema.names if n not in predictions]
+    return pa.RecordBatch.from_arrays([*batch.select(names).columns, *predictions.values()],
+                                      names=[*names, *predictions])

@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 def create_app(model: Model, max_body_bytes: int, body_timeout: float = 60.0) -> Starlette:
     """GET /ping, POST /invocations and POST /endpoints/<name>/invocations."""
     scorer = model.scorer
-    order = tuple(f.name for f in model.card.features)
+    order = model.card.feature_names
     health = json.dumps({"status": "ok", "run_id": model.card.run_id}).encode()
 
     async def ping(request: Request) -> Response:

@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from arq_batch.core.errors import DataError
+from arq_batch.core.formats import recordio
 from arq_batch.core.scoring import (
     NULL_TOKENS,
     LinearScorer,
@@ -23,6 +24,7 @@ from arq_batch.core.scoring import (
 )
 
 JSON, JSONLINES, CSV = "application/json", "application/jsonlines", "text/csv"
+RECORDIO = recordio.MEDIA
 _NULLS = frozenset(NULL_TOKENS)
 
 
@@ -37,18 +39,27 @@ class RequestError(Exception):
 def invocations(body: bytes, content_type: str, accept: str,
                 scorer: LinearScorer, feature_order: tuple[str, ...]) -> tuple[bytes, str]:
     """Parse, score and render one request."""
-    records = parse_request(body, _media(content_type, default=CSV), feature_order)
+    media = _media(content_type, default=CSV)
+    if media == RECORDIO and scorer.categorical:
+        raise RequestError(400, f"{RECORDIO} records carry numbers only, and this model reads "
+                                f"text features: {', '.join(scorer.categorical)}")
+    records = parse_request(body, media, feature_order)
     try:
         z = scorer.decision(_table(records, scorer))
     except DataError as exc:
         raise RequestError(400, str(exc)) from exc
-    return render(predictions(scorer, z), _media(accept, default=JSON))
+    media = _media(accept, default=JSON)
+    if media == RECORDIO:
+        return render_recordio(scorer, z), RECORDIO
+    return render(predictions(scorer, z), media)
 
 
 def parse_request(body: bytes, media: str, order: tuple[str, ...]) -> list[dict[str, Any]]:
     """Records as ``{column: value}``; positional rows follow model.json's feature order."""
     if not body.strip():
         raise RequestError(400, "empty request body")
+    if media == RECORDIO:
+        return _recordio_rows(body, order)
     try:
         text = body.decode("utf-8")
         if media == CSV:
@@ -61,8 +72,29 @@ def parse_request(body: bytes, media: str, order: tuple[str, ...]) -> list[dict[
             return [_instance(item, order) for item in lines]
     except (UnicodeDecodeError, ValueError) as exc:
         raise RequestError(400, f"malformed {media} body: {exc}") from exc
-    raise RequestError(415, f"unsupported content type {media!r}; use {CSV}, {JSON} "
-                            f"or {JSONLINES}")
+    raise RequestError(415, f"unsupported content type {media!r}; use {CSV}, {JSON}, "
+                            f"{JSONLINES} or {RECORDIO}")
+
+
+def _recordio_rows(body: bytes, order: tuple[str, ...]) -> list[dict[str, Any]]:
+    try:
+        payloads = list(recordio.frames(io.BytesIO(body)))
+        rows = recordio.feature_rows(payloads, len(order), 1)
+    except DataError as exc:
+        raise RequestError(400, f"malformed {RECORDIO} body: {exc}") from exc
+    return [dict(zip(order, row.tolist(), strict=True)) for row in rows]
+
+
+def render_recordio(scorer: LinearScorer, z: np.ndarray) -> bytes:
+    """Linear Learner's RecordIO response: ``score`` (every class's probability for a
+    multiclass model) and ``predicted_label`` (the class index) per record."""
+    if scorer.predictor_type == "regressor":
+        return recordio.encode_predictions(z[:, 0], None)
+    probabilities = class_probabilities(scorer, z)
+    labels = probabilities.argmax(axis=1)
+    if scorer.predictor_type == "binary_classifier":
+        return recordio.encode_predictions(probabilities[:, 1], labels)
+    return recordio.encode_predictions(probabilities, labels)
 
 
 def predictions(scorer: LinearScorer, z: np.ndarray) -> list[dict[str, Any]]:
@@ -85,7 +117,8 @@ def render(records: list[dict[str, Any]], media: str) -> tuple[bytes, str]:
         return "".join(json.dumps(r) + "\n" for r in records).encode(), JSONLINES
     if media == CSV:
         return "".join(_csv_line(r) for r in records).encode(), CSV
-    raise RequestError(406, f"cannot answer in {media!r}; accept {JSON}, {JSONLINES} or {CSV}")
+    raise RequestError(406, f"cannot answer in {media!r}; accept {JSON}, {JSONLINES}, {CSV} "
+                            f"or {RECORDIO}")
 
 
 def _csv_line(record: dict[str, Any]) -> str:

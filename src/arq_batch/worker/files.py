@@ -13,8 +13,10 @@ from arq_batch.core.artifacts import Model
 from arq_batch.core.errors import MissingObject
 from arq_batch.core.formats import detect
 from arq_batch.core.layout import RUN_ID_META
+from arq_batch.core.options import JobOptions
 from arq_batch.core.ports import ObjectStore, ObjectWriter
 from arq_batch.core.settings import Settings
+from arq_batch.core.shaping import Shape
 from arq_batch.core.transform import Source, transform
 from arq_batch.core.uris import S3Uri, is_s3
 
@@ -65,9 +67,13 @@ Progress = Callable[[int, float | None], None]  # rows scored, fraction of input
 
 
 def score_file(source: str, destination: str, model: Model, store: ObjectStore,
-               settings: Settings, progress: Progress = lambda rows, done: None) -> int:
-    """``arq-batch score``: the worker's engine on local paths or s3:// URIs."""
-    fmt = detect(source.rsplit("/", 1)[-1])
+               settings: Settings, progress: Progress = lambda rows, done: None,
+               options: JobOptions | None = None) -> int:
+    """``arq-batch score``: the worker's engine on local paths or s3:// URIs; ``options``
+    as a job message has them (the output is written to ``destination`` as named)."""
+    shape = Shape.of(options or JobOptions(), detect(source.rsplit("/", 1)[-1]),
+                     model.card.feature_names, model.card.classes)
+    fmt = shape.source
     size, open_stream, open_seekable = _readers(source, store)
     read = [0]  # bytes the parser has consumed, for the progress fraction
 
@@ -81,7 +87,7 @@ def score_file(source: str, destination: str, model: Model, store: ObjectStore,
         store.open_writer(S3Uri.parse(destination), {RUN_ID_META: model.card.run_id})
         if is_s3(destination) else LocalWriter(destination))
     return transform(Source(fmt, counted, open_seekable), target, model.scorer,
-                     settings.worker, progress=report)
+                     settings.worker, progress=report, shape=shape)
 
 
 def _readers(source: str, store: ObjectStore) -> tuple[int, Callable[[], BinaryIO],

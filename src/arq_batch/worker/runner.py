@@ -12,12 +12,13 @@ from arq_batch.aws.model_store import ModelStore
 from arq_batch.core import layout
 from arq_batch.core.artifacts import Model
 from arq_batch.core.errors import PermanentError
-from arq_batch.core.formats import detect
+from arq_batch.core.formats import detect, renamed
 from arq_batch.core.layout import ETAG_META, RUN_ID_META
 from arq_batch.core.messages import Job
 from arq_batch.core.ports import ObjectInfo, ObjectStore, ObjectWriter
 from arq_batch.core.predictions import PredictionsTap
 from arq_batch.core.settings import Settings
+from arq_batch.core.shaping import Shape
 from arq_batch.core.transform import Source, Tap, transform
 from arq_batch.core.uris import S3Uri
 
@@ -53,7 +54,9 @@ class JobRunner:
         started = time.monotonic()
         output = self.output_for(job)
         model = self._models.get(job.model)
-        fmt = detect(job.input.name)
+        shape = Shape.of(job.options, detect(job.input.name), model.card.feature_names,
+                         model.card.classes)
+        fmt = shape.source
         # Parquet is read by ranges and needs a HEAD for its size; the others stream from
         # one GET, whose headers give the ETag: one request less per small job.
         info, stream = ((self._store.head(job.input), None) if fmt.kind == "parquet"
@@ -68,15 +71,22 @@ class JobRunner:
             target = _Counted(self._store.open_writer(output, metadata))
             taps = self._taps(job, model, enqueued_at or datetime.now(UTC))
             rows = transform(source, target, model.scorer, self._settings.worker, taps,
-                             cancelled=cancelled)
+                             cancelled=cancelled, shape=shape)
         finally:
             if stream is not None:  # read to the end, or not needed after all
                 stream.close()
         return done.result(rows, output_bytes=target.count)
 
     def output_for(self, job: Job) -> S3Uri:
-        """The output URI; refuses outputs that would trigger another job."""
+        """The output URI; refuses outputs that would trigger another job.
+
+        A default output whose format the job's options change is named for its format
+        (``a.csv`` with ``accept: application/x-parquet`` gives ``a.parquet``)."""
         output = layout.output_uri(job.input, self._settings.prefixes, job.output)
+        if job.output is None:
+            source = job.options.input_format(detect(job.input.name))
+            name = renamed(output.key, source, job.options.output_format(source))
+            output = S3Uri(output.bucket, name)
         if output.key.startswith(self._settings.prefixes.input) or output == job.input:
             raise PermanentError(f"output {output} would overwrite or re-trigger an input")
         return output

@@ -1,4 +1,5 @@
-"""File formats as streams of Arrow record batches: CSV, Parquet, JSON Lines; gzip or zstd.
+"""File formats as streams of Arrow record batches: CSV, Parquet, JSON Lines, RecordIO-protobuf;
+gzip or zstd.
 
 Readers take a byte stream (Parquet: a seekable file) and yield batches; writers take
 batches and push bytes into an ObjectWriter. Nothing touches the local disk. One module
@@ -7,7 +8,7 @@ per format; this one detects the format and dispatches to it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Protocol
 
@@ -20,7 +21,7 @@ from arq_batch.core.formats.sink import sink_for
 from arq_batch.core.ports import ObjectWriter
 
 _KINDS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl",
-          ".ndjson": "jsonl", ".json": "jsonl"}
+          ".ndjson": "jsonl", ".json": "jsonl", ".recordio": "recordio", ".pbr": "recordio"}
 _COMPRESSIONS = {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd"}
 
 
@@ -28,8 +29,15 @@ _COMPRESSIONS = {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd"}
 class FileFormat:
     """How a file is encoded; the output of a job uses the same format as its input."""
 
-    kind: str  # "csv" | "parquet" | "jsonl"
+    kind: str  # "csv" | "parquet" | "jsonl" | "recordio"
     compression: str = ""  # "" | "gzip" | "zstd"
+
+    @property
+    def suffix(self) -> str:
+        """The file name ending of this format, as an output name gets it."""
+        ending = {"gzip": ".gz", "zstd": ".zst"}.get(self.compression, "")
+        return {"jsonl": ".jsonl", "recordio": ".recordio"}.get(self.kind,
+                                                               f".{self.kind}") + ending
 
 
 def detect(name: str) -> FileFormat:
@@ -43,6 +51,20 @@ def detect(name: str) -> FileFormat:
     return FileFormat(_KINDS.get(suffix, "csv"), compression)
 
 
+def renamed(name: str, old: FileFormat, new: FileFormat) -> str:
+    """``name`` with ``old``'s endings (as far as it has them) replaced by ``new``'s."""
+    if old == new:
+        return name
+    stem = name
+    compression = stem[stem.rfind("."):].lower()
+    if old.compression and _COMPRESSIONS.get(compression) == old.compression:
+        stem = stem[: -len(compression)]
+    dot = stem.rfind(".")
+    if dot > 0 and _KINDS.get(stem[dot:].lower()) == old.kind:
+        stem = stem[:dot]
+    return stem + new.suffix
+
+
 class BatchWriter(Protocol):
     """Accepts record batches, then finishes the file on ``close``."""
 
@@ -52,12 +74,13 @@ class BatchWriter(Protocol):
 
 def read_batches(
     fmt: FileFormat, open_stream: Callable[[], BinaryIO], open_seekable: Callable[[], BinaryIO],
-    batch_rows: int, wanted: Wanted | None = None,
+    batch_rows: int, wanted: Wanted | None = None, features: Sequence[str] = (),
 ) -> Iterator[pa.RecordBatch]:
     """Yield the input's record batches; DataError for anything unreadable.
 
     ``wanted`` names the columns the job reads; JSON Lines parses only those (the other
-    formats read every column, which their writers need)."""
+    formats read every column, which their writers need). RecordIO records carry numbers
+    without names: ``features`` (model.json's order) names them."""
     try:
         if fmt.kind == "parquet":
             if fmt.compression:
@@ -70,6 +93,10 @@ def read_batches(
             source = pa.CompressedInputStream(source, fmt.compression)
         if fmt.kind == "csv":
             yield from csv.read(source)
+        elif fmt.kind == "recordio":
+            from arq_batch.core.formats import recordio  # protobuf: only for RecordIO jobs
+
+            yield from recordio.read(source, features, batch_rows)
         else:
             yield from jsonl.read(source, wanted or Wanted())
     except ArqError:
@@ -86,14 +113,20 @@ def _describe(fmt: FileFormat, exc: Exception) -> str:
     return f"cannot read {fmt.kind.upper()}: {text}"
 
 
-def open_writer(fmt: FileFormat, target: ObjectWriter, schema: pa.Schema) -> BatchWriter:
+def open_writer(fmt: FileFormat, target: ObjectWriter, schema: pa.Schema,
+                classes: Sequence[object] = (), header: bool = True) -> BatchWriter:
     """A writer in ``fmt`` whose bytes go to ``target`` (which it never commits itself).
 
     Compression is the target's business (``compression.CompressingWriter``), not the
-    format's."""
+    format's. RecordIO gives a classifier's label as its index in ``classes``; a CSV
+    writes a header row unless ``header`` is False (its input had none)."""
     sink = sink_for(target)
+    if fmt.kind == "recordio":
+        from arq_batch.core.formats import recordio
+
+        return recordio.Writer(sink, classes)
     if fmt.kind == "parquet":
         return parquet.Writer(sink, schema)
     if fmt.kind == "jsonl":
         return jsonl_writer.Writer(sink)
-    return csv.Writer(sink, schema)
+    return csv.Writer(sink, schema, header)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import math
 from collections.abc import Iterable, Iterator
 from typing import Any, BinaryIO, cast
 
@@ -24,10 +26,19 @@ BATCH_BYTES = 1024 * 1024
 MAX_BLOCK_BYTES = 16 * 1024 * 1024
 
 
+HEADERLESS = {b"arq:csv": b"headerless"}  # schema metadata of a headerless file's batches
+
+
 def read(source: Any) -> Iterator[pa.RecordBatch]:
-    """Record batches of a CSV stream with a header row."""
+    """Record batches of a CSV stream with a header row, or of numbers without one.
+
+    A first row of numbers only is data, not a header (SageMaker's CSV has none): its
+    columns are named ``_0``, ``_1``... and the batches carry ``HEADERLESS``."""
     head, stream = _split_head(source)
     names = next(csv.reader([head[0].decode("utf-8-sig")]), [])
+    headerless = _all_numbers(names)
+    if headerless:
+        names = [f"_{i}" for i in range(len(names))]
     block = min(MAX_BLOCK_BYTES, max(BLOCK_BYTES, 4 * max(len(line) for line in head)))
     # Every column is read as text: passthrough values come back out exactly as they went
     # in ("007" stays "007"), and the scorer parses model features itself.
@@ -35,17 +46,31 @@ def read(source: Any) -> Iterator[pa.RecordBatch]:
     # blocks at any line break, which broke valid files whose quoted line break fell at a
     # block boundary; allowing them cost nothing measurable on the 1M-row file.
     reader = pacsv.open_csv(
-        stream, read_options=pacsv.ReadOptions(block_size=block),
+        stream, read_options=pacsv.ReadOptions(block_size=block,
+                                               column_names=names if headerless else None),
         parse_options=pacsv.ParseOptions(newlines_in_values=True),
         convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string())))
     try:
-        yield from coalesce(reader, BATCH_BYTES)
+        for batch in coalesce(reader, BATCH_BYTES):
+            yield batch.replace_schema_metadata(HEADERLESS) if headerless else batch
     except pa.ArrowInvalid as exc:
         if "straddl" not in str(exc):
             raise
         raise DataError(f"a row is longer than {block:,} bytes, the most a row of this file "
                         f"may hold (four times its first rows, at most "
                         f"{MAX_BLOCK_BYTES:,})") from None
+
+
+def _all_numbers(fields: list[str]) -> bool:
+    try:
+        return bool(fields) and all(math.isfinite(float(f)) for f in fields)
+    except ValueError:
+        return False
+
+
+def is_headerless(schema: pa.Schema) -> bool:
+    """Whether batches come from a CSV without a header row (their output has none)."""
+    return bool(schema.metadata) and schema.metadata.get(b"arq:csv") == b"headerless"
 
 
 def coalesce(batches: Iterable[pa.RecordBatch], min_bytes: int) -> Iterator[pa.RecordBatch]:
@@ -107,13 +132,16 @@ class Writer:
     quote or newline, so those batches fall back to quoting. Both are valid RFC 4180.
     """
 
-    def __init__(self, sink: Any, schema: pa.Schema) -> None:
+    def __init__(self, sink: Any, schema: pa.Schema, header: bool = True) -> None:
         self._sink = sink
-        header = io.StringIO()
-        csv.writer(header, lineterminator="\n").writerow(schema.names)
-        sink.write(header.getvalue().encode())
+        if header:
+            line = io.StringIO()
+            csv.writer(line, lineterminator="\n").writerow(schema.names)
+            sink.write(line.getvalue().encode())
 
     def write(self, batch: pa.RecordBatch) -> None:
+        if any(pa.types.is_nested(f.type) for f in batch.schema):
+            batch = _nested_as_json(batch)
         try:
             self._sink.write(_block(batch, "none"))
         except pa.ArrowInvalid:
@@ -121,6 +149,13 @@ class Writer:
 
     def close(self) -> None:
         self._sink.close()
+
+
+def _nested_as_json(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Lists and structs (a Parquet input's, say) as their JSON text: CSV has no nesting."""
+    columns = [pa.array([None if v is None else json.dumps(v) for v in c.to_pylist()])
+               if pa.types.is_nested(c.type) else c for c in batch.columns]
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
 
 
 def _block(batch: pa.RecordBatch, quoting: str) -> pa.Buffer:

@@ -163,9 +163,15 @@ def _probe_types(first: str, wanted: Wanted) -> dict[str, pa.DataType]:
     except ValueError:  # the parser will say what is wrong with it
         row = {}
     values = row if isinstance(row, dict) else {}
-    return {name: _JSON_TYPES.get(type(values.get(name)),
-                                  pa.float64() if name in wanted.numeric else pa.string())
+    return {name: _probe(values.get(name), name in wanted.numeric)
             for name in (*wanted.numeric, *wanted.other)}
+
+
+def _probe(value: Any, numeric: bool) -> pa.DataType:
+    if isinstance(value, list):  # a features array (an input_filter such as $.features)
+        numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+        return pa.list_(pa.float64() if numbers else pa.string())
+    return _JSON_TYPES.get(type(value), pa.float64() if numeric else pa.string())
 
 
 def _parse(block: bytes, lines: pa.StringArray, types: dict[str, pa.DataType]) -> pa.Table:

@@ -1,4 +1,5 @@
-"""JSON Lines output: each input line with the prediction fields before its closing brace.
+"""JSON Lines output: each input line with the prediction fields before its closing brace,
+or (from any other columns) one object per row.
 
 No Python code runs per row: the lines are built with a few Arrow string kernels over a
 whole batch, and the result is one slice of the string array's data buffer.
@@ -14,16 +15,22 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from arq_batch.core.formats.jsonl import RAW
+from arq_batch.core.formats.jsonl_objects import is_json_text
 
 
 class Writer:
-    """Each input line with the prediction fields added before its closing brace."""
+    """Input lines with the prediction fields added, or one object per row of columns."""
 
     def __init__(self, sink: Any) -> None:
         self._sink = sink
 
     def write(self, batch: pa.RecordBatch) -> None:
-        names = batch.schema.names  # always from the JSON Lines reader: RAW is there
+        names = batch.schema.names
+        if RAW not in names:  # another format's columns, or filtered JSON fields
+            members = {f.name: _json_values(batch.column(i), is_json_text(f))
+                       for i, f in enumerate(batch.schema)}
+            self._sink.write(_joined(_objects(members, batch.num_rows)))
+            return
         extra = {n: _json_values(batch.column(n)) for n in names[names.index(RAW) + 1:]}
         self._sink.write(_joined(_with_members(batch.column(RAW), extra)))
 
@@ -44,6 +51,12 @@ def _with_members(raw: pa.Array, members: dict[str, pa.Array]) -> pa.Array:
     return pc.binary_join_element_wise(head, separator, *_interleave(members), "}\n", "")
 
 
+def _objects(members: dict[str, pa.Array], rows: int) -> pa.Array:
+    if not members:
+        return pa.array(["{}\n"] * rows, pa.string())
+    return pc.binary_join_element_wise("{", *_interleave(members), "}\n", "")
+
+
 def _interleave(members: dict[str, pa.Array]) -> list[Any]:
     """``"name": `` prefixes (scalars) and value texts, for one join over the whole row."""
     parts: list[Any] = []
@@ -52,10 +65,14 @@ def _interleave(members: dict[str, pa.Array]) -> list[Any]:
     return parts
 
 
-def _json_values(column: pa.Array) -> pa.Array:
+def _json_values(column: pa.Array, json_text: bool = False) -> pa.Array:
     """Each value of the column as JSON text (null for missing, NaN or infinite)."""
     kind = column.type
-    if pa.types.is_floating(kind):
+    if json_text:
+        text = column
+    elif pa.types.is_nested(kind):  # lists and structs from Parquet: rare, so per value
+        text = pa.array([json.dumps(v) for v in column.to_pylist()], pa.string())
+    elif pa.types.is_floating(kind):
         text = pc.cast(column, pa.string())
         finite = pc.is_finite(column)
         if not pc.all(finite).as_py():
