@@ -1,9 +1,11 @@
 """The SageMaker Python SDK as a user runs it; executed by .venv-sagemaker's Python.
 
-    client.py invoke ENDPOINT_URL ROWS_JSON   -> predictions per serializer, as JSON
-    client.py write ROWS_JSON PATH            -> write_numpy_to_dense_tensor into PATH
-    client.py read PATH                       -> read_records of PATH, labels as JSON
-    client.py descriptor                      -> the SDK's record.proto descriptor, hex
+    client.py PLAN.json   -> one JSON object on the last line of stdout
+
+The plan lists what to do in this one process (the SDK takes seconds to import):
+``{"descriptor": true, "write": [[rows, path], ...], "invoke": [[endpoint_url, rows], ...],
+"read": [path, ...]}``: the SDK's record.proto descriptor (hex), ``write_numpy_to_dense_tensor``
+into each path, every predictor against each endpoint, ``read_records`` of each path.
 """
 
 from __future__ import annotations
@@ -42,20 +44,27 @@ def invoke(url: str, rows: list[list[float]]) -> dict:
     return answers
 
 
+def labels(path: str) -> list[dict]:
+    with open(path, "rb") as source:
+        records = read_records(source)
+    return [{k: list(v.float32_tensor.values) for k, v in r.label.items()} for r in records]
+
+
+def write(rows: list[list[float]], path: str) -> None:
+    with open(path, "wb") as out:
+        write_numpy_to_dense_tensor(out, np.asarray(rows, "float32"))
+
+
 def main() -> None:
-    action = sys.argv[1]
-    if action == "invoke":
-        print(json.dumps(invoke(sys.argv[2], json.loads(sys.argv[3]))))
-    elif action == "write":
-        with open(sys.argv[3], "wb") as out:
-            write_numpy_to_dense_tensor(out, np.asarray(json.loads(sys.argv[2]), "float32"))
-    elif action == "read":
-        with open(sys.argv[2], "rb") as source:
-            records = read_records(source)
-        print(json.dumps([{k: list(v.float32_tensor.values) for k, v in r.label.items()}
-                          for r in records]))
-    elif action == "descriptor":
-        print(DESCRIPTOR.serialized_pb.hex())
+    with open(sys.argv[1]) as source:
+        plan = json.load(source)
+    for rows, path in plan.get("write", []):
+        write(rows, path)
+    print(json.dumps({
+        "descriptor": DESCRIPTOR.serialized_pb.hex() if plan.get("descriptor") else None,
+        "invoke": [invoke(url, rows) for url, rows in plan.get("invoke", [])],
+        "read": [labels(path) for path in plan.get("read", [])],
+    }))
 
 
 if __name__ == "__main__":

@@ -111,6 +111,7 @@ def test_join_source_none_gives_predictions_only(tmp_path, model, kind):
 @pytest.mark.parametrize("kind", ["csv", "parquet"])
 @pytest.mark.parametrize(("input_filter", "output_filter", "columns"), [
     ("$", "$[0,-1]", ["id", "score"]),
+    ("$", "$[0,2,-1]", ["id", "bill_depth_mm", "score"]),
     ("$[1:]", "$[0,-2:]", ["id", "predicted_label", "score"]),
     ("$[1,2,3,4,5]", "$['id','predicted_label']", ["id", "predicted_label"]),
     ("$[1:6]", "$.score", ["score"]),

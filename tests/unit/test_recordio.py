@@ -74,3 +74,31 @@ def test_too_few_values_and_text_features_are_a_400(numeric, species_model):
     with pytest.raises(RequestError, match=r"numbers only.*island") as caught:
         invocations(records([[1, 2, 3]]), RECORDIO, "", text_scorer, ("a", "b", "c"))
     assert caught.value.status == 400
+
+
+def test_records_of_one_layout_and_of_many_read_the_same():
+    # One layout: read all at once with numpy. Permuted sparse keys, or records of other
+    # lengths: one message at a time. Both must give the same values.
+    permuted = Record()
+    tensor = permuted.features["values"].float32_tensor
+    tensor.values.extend([1.0, 2.0, 3.0])
+    tensor.keys.extend([2, 0, 1])
+    alike = [permuted.SerializeToString()] * 3
+    assert recordio.feature_rows(alike, 3, 1).tolist() == [[2, 3, 1]] * 3
+    mixed = records([[1.5, 0, 2], [1, 2, 3]], sparse=True) + records([[4, 5, 6]])
+    payloads = list(recordio.frames(io.BytesIO(mixed)))
+    assert recordio.feature_rows(payloads, 3, 1).tolist() == [[1.5, 0, 2], [1, 2, 3], [4, 5, 6]]
+
+
+def test_frames_larger_than_a_read_block_and_across_blocks():
+    rng = np.random.default_rng(1)
+    rows = rng.normal(size=(5, 150_000)).astype("float32")  # 600 KB each: blocks are 1 MB
+    body = records(rows.tolist())
+    payloads = list(recordio.frames(io.BytesIO(body)))
+    assert np.array_equal(recordio.feature_rows(payloads, 150_000, 1), rows.astype("float64"))
+    scores = rng.random((3, 4))
+    labels = [Record.FromString(p).label for p in recordio.frames(io.BytesIO(
+        recordio.encode_predictions(scores, np.array([0, 3, 1]))))]
+    assert [list(label["score"].float32_tensor.values) for label in labels] == \
+        scores.astype("float32").tolist()
+    assert [label["predicted_label"].float32_tensor.values[0] for label in labels] == [0, 3, 1]
