@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import struct
 
 import numpy as np
 import pytest
@@ -57,6 +58,8 @@ def test_dense_and_sparse_records_get_linear_learners_answer(numeric):
     (b"\x00\x01\x02\x03\x04\x05\x06\x07", "record 1: bad magic number"),
     (recordio.frame(b"\xff\xff"), "record 1: not a Record protobuf"),
     (recordio.frame(Record().SerializeToString()), "record 1: no 'values' feature"),
+    (recordio.frame(b"") + struct.pack("<II", recordio.MAGIC, 400_000_000),
+     "record 2 is 400,000,000 bytes"),
 ])
 def test_broken_records_are_a_400_naming_the_record(numeric, body, message):
     scorer, card, _, _ = numeric

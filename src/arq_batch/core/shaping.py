@@ -98,7 +98,6 @@ class Shape:
             return out
         return out.select(self.output_filter.pick(out.schema.names, "output_filter"))
 
-
     def _typed(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         if not self.types:
             self.types.update({n: _inferred(batch.column(n)) for n in batch.schema.names})

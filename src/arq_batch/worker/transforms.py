@@ -60,6 +60,7 @@ class Transforms:
     def __init__(self, store: ObjectStore, queue: Queue, settings: Settings) -> None:
         self._store, self._queue, self._settings = store, queue, settings
         self._buckets = settings.buckets
+        self._read: dict[str, dict[str, Any]] = {}
 
     def submit(self, request: TransformRequest, body: dict[str, Any]) -> dict[str, Any]:
         """Enqueue one job per object; ConfigError (exit 2) for what the request names wrong."""
@@ -116,7 +117,10 @@ class Transforms:
             prefix = S3Uri(self._settings.bucket,
                            f"{self._settings.prefixes.jobs}dt={day.isoformat()}/{name}.")
             for key in self._store.list_keys(prefix):
-                yield json.loads(self._store.get_bytes(S3Uri(prefix.bucket, key)))
+                if key not in self._read:  # ledger records never change: --wait reads each once
+                    self._read[key] = json.loads(self._store.get_bytes(S3Uri(prefix.bucket,
+                                                                              key)))
+                yield self._read[key]
             day += timedelta(days=1)
 
     def _inputs(self, request: TransformRequest) -> Iterator[tuple[S3Uri, str]]:

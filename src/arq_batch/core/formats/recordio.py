@@ -27,6 +27,7 @@ MEDIA = "application/x-recordio-protobuf"
 MAGIC = 0xCED7230A
 _HEAD = struct.Struct("<II")
 BLOCK_BYTES = 1024 * 1024
+MAX_RECORD_BYTES = 16 * 1024 * 1024  # as a CSV row (csv.MAX_BLOCK_BYTES): 4M float32 values
 _LENGTH_BITS = (1 << 29) - 1  # the top three bits flag records split over frames
 _TENSORS = ("float32_tensor", "float64_tensor", "int32_tensor")
 
@@ -60,6 +61,9 @@ def frames(source: Any) -> Iterator[bytes]:
         if length > _LENGTH_BITS:
             raise DataError(f"RecordIO record {number + 1}: records split over several "
                             "frames are not supported")
+        if length > MAX_RECORD_BYTES:  # before it can take memory (a gzip bomb, say)
+            raise DataError(f"RecordIO record {number + 1} is {length:,} bytes; a record "
+                            f"may hold at most {MAX_RECORD_BYTES:,}")
         end = at + _HEAD.size + length + (-length % 4)
         if end > len(buffer):
             more = source.read(max(BLOCK_BYTES, end - len(buffer)))
