@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint test-slow test-container bench bench-quick bench-formats bench-dataset bench-memory bench-options bench-serve soak clean
+.PHONY: demo test lint test-slow test-container bench bench-quick bench-formats bench-dataset bench-memory bench-options bench-stores bench-serve soak clean
 
 $(STAMP): requirements*.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -58,6 +58,9 @@ soak: $(STAMP)  ## a 3-worker fleet through 10,000 jobs with faults on; writes d
 
 bench-options: $(STAMP)  ## the 1M-row CSV job with Batch Transform's job options
 	$(PY) bench/options.py
+
+bench-stores: $(STAMP)  ## the 1M-row job on the emulator and on rclone's S3 server
+	$(PY) bench/stores.py
 
 bench-memory: $(STAMP)  ## the worker's peak RSS over its floor, start-up and one-job time
 	$(PY) bench/memory.py --big --write

@@ -83,7 +83,7 @@ class Bench:
         self.drain()  # provisioning's s3:TestEvent
         data = workdir / "train.csv"
         data.write_bytes(training_csv())
-        store = S3Store(self.settings.encryption)
+        store = S3Store.of(self.settings)
         run_id = train(TrainRequest(str(data), "y"), store, self.settings).run_id
         self.model = ModelStore(store, self.settings).get()
         self.model_key = f"{self.settings.prefixes.model}{run_id}/model.joblib"

@@ -28,7 +28,7 @@ def run(input_csv: Path) -> int:
         if main(step) != 0:
             return 1
     uri = S3Uri(settings.bucket, bucket_key)
-    S3Store(settings.encryption).put_bytes(uri, input_csv.read_bytes())
+    S3Store.of(settings).put_bytes(uri, input_csv.read_bytes())
     print(f"uploaded {input_csv} to {uri}")
     return main(["send", str(uri)])
 

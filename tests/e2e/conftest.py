@@ -73,6 +73,43 @@ def proxy(aws, monkeypatch) -> Iterator[FaultProxy]:
 
 
 @pytest.fixture
+def rclone(aws: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A second S3 implementation nobody here wrote: ``rclone serve s3`` over a temporary
+    folder, on a free port, with S3 (only) pointed at it through AWS_ENDPOINT_URL_S3; SQS
+    stays on moto. Yields a boto3 S3 client for the store; the server stops afterwards."""
+    from arq_batch.aws.emulator import free_port
+
+    port, folder = free_port(), tmp_path / "rclone-store"
+    folder.mkdir()
+    key = f"{aws.env['AWS_ACCESS_KEY_ID']},{aws.env['AWS_SECRET_ACCESS_KEY']}"
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "rclone"), "serve", "s3", str(folder), "--addr",
+         f"127.0.0.1:{port}", "--auth-key", key, "--config", "/dev/null"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for_port(port, server)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{port}")
+        yield boto3.client("s3")
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"rclone exited with {process.returncode}")
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"rclone did not listen on {port} within {timeout} s")
+
+
+@pytest.fixture
 def s3(aws: Emulator) -> Any:
     """A plain boto3 S3 client, for Given/Then steps."""
     return boto3.client("s3")

@@ -39,6 +39,7 @@ def test_nested_sections_are_typed(tmp_path: Path) -> None:
     ("worker:\n  concurrency: lots\n", "concurrency"),
     ("queue_settings:\n  visibility_timeout: true\n", "visibility_timeout"),
     ("bucket: ''\n", "bucket"),
+    ("s3:\n  addressing_style: vhost\n", "addressing_style"),
 ])
 def test_bad_config_exits_2_with_one_clear_line(
     text: str, named: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -55,3 +56,23 @@ def test_bad_config_exits_2_with_one_clear_line(
 def test_missing_config_file_named_by_env_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_settings({"ARQ_BATCH_CONFIG": str(tmp_path / "nope.yaml")})
+
+
+@pytest.mark.parametrize("style", ["path", "virtual"])
+def test_the_addressing_style_reaches_boto3_and_duckdb(style: str, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from arq_batch.aws.clients import s3_connection
+    from arq_batch.aws.s3 import S3Store
+
+    config = tmp_path / "c.yaml"
+    config.write_text(f"s3:\n  addressing_style: {style}\n")
+    settings = load_settings({"ARQ_BATCH_CONFIG": str(config)})
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    client = S3Store.of(settings)._s3
+    assert client.meta.config.s3["addressing_style"] == style
+    assert client.meta.endpoint_url == "http://127.0.0.1:9"  # S3's own variable
+    connection = s3_connection(settings.s3.addressing_style)
+    assert (connection.endpoint, connection.url_style) == (
+        "127.0.0.1:9", "vhost" if style == "virtual" else "path")

@@ -3,11 +3,18 @@
 This is the control-plane adapter: like s3.py and sqs.py it talks to boto3 directly.
 Every step reads the current state first and writes only on a difference, so a second
 run changes nothing (and S3 sends no second ``s3:TestEvent``).
+
+S3-compatible stores lack some bucket features. A store that refuses one (501, 405,
+``NotImplemented``), answers its PUT as something else (rclone: ``BucketAlreadyExists``)
+or reads back nothing of it gets the feature *skipped*, with what follows, and
+provisioning goes on. AWS and the emulator support every feature.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -18,26 +25,71 @@ from arq_batch.core.settings import Settings
 
 NOTIFICATION_ID = "arq-batch-input"
 LIFECYCLE_ID = "arq-batch-abort-incomplete-uploads"
+# What follows when a store lacks a feature, said once here for the CLI and the docs.
+FOLLOWS = {
+    "default encryption": "objects are still written with server-side encryption headers; "
+                          "whether the store encrypts them is the store's business",
+    "public access block": "the bucket's access is whatever the store's own policy gives",
+    "lifecycle": "incomplete multipart uploads of failed jobs are not expired by the store",
+    "event notifications": "new objects under the input prefix do not become jobs by "
+                           "themselves: run `arq-batch watch` beside the workers",
+}
+_UNSUPPORTED = {"NotImplemented", "MethodNotAllowed", "BucketAlreadyExists",
+                "BucketAlreadyOwnedByYou", "XNotImplemented"}
 
 
-def provision(settings: Settings, s3: Any = None, sqs: Any = None) -> list[str]:
-    """Bring the infrastructure to the configured state; return what changed."""
-    s3, sqs = s3 or clients.client("s3"), sqs or clients.client("sqs")
+@dataclass
+class Provisioned:
+    """What provisioning changed, and the bucket features the store lacks."""
+
+    changes: list[str] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+
+    def feature(self, name: str, step: Callable[[], list[str]]) -> None:
+        """Run one bucket feature's step; a store without the feature skips it."""
+        try:
+            self.changes += step()
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if error.get("Code") not in _UNSUPPORTED and status not in (405, 501):
+                raise
+            self.skip(name, f"not supported by this store (it answered "
+                            f"{error.get('Code') or status} to {exc.operation_name})")
+        except Unsupported as exc:
+            self.skip(name, str(exc))
+
+    def skip(self, name: str, why: str) -> None:
+        self.skipped.append({"feature": name, "reason": f"{why}; {FOLLOWS[name]}"})
+
+
+class Unsupported(Exception):
+    """A store took a bucket configuration but reads back nothing of it."""
+
+
+def provision(settings: Settings, s3: Any = None, sqs: Any = None) -> Provisioned:
+    """Bring the infrastructure to the configured state; say what changed and what the
+    store cannot do."""
+    s3 = s3 or clients.client("s3", addressing_style=settings.s3.addressing_style)
+    sqs = sqs or clients.client("sqs")
+    done = Provisioned()
     try:
-        changes = _bucket(s3, settings)
+        done.changes += _create_bucket(s3, settings.bucket)
+        _bucket_features(s3, settings, done)
         dlq_url, dlq_changes = _queue(sqs, settings.dlq_name, _dlq_attributes(settings))
         dlq_arn = _arn(sqs, dlq_url)
         queue_url, queue_changes = _queue(sqs, settings.queue, {})
         queue_arn = _arn(sqs, queue_url)
         attributes = _queue_attributes(settings, dlq_arn, queue_arn)
         queue_changes += _set_attributes(sqs, queue_url, settings.queue, attributes)
-        return changes + dlq_changes + queue_changes + _notification(s3, settings, queue_arn)
+        done.changes += dlq_changes + queue_changes
+        done.feature("event notifications", lambda: _notification(s3, settings, queue_arn))
     except ClientError as exc:
         raise classify(exc) from exc
+    return done
 
 
-def _bucket(s3: Any, settings: Settings) -> list[str]:
-    bucket, changes = settings.bucket, []
+def _create_bucket(s3: Any, bucket: str) -> list[str]:
     try:
         s3.head_bucket(Bucket=bucket)
     except ClientError:
@@ -45,22 +97,53 @@ def _bucket(s3: Any, settings: Settings) -> list[str]:
         extra = {} if region == "us-east-1" else {
             "CreateBucketConfiguration": {"LocationConstraint": region}}
         s3.create_bucket(Bucket=bucket, **extra)
-        changes.append(f"created bucket {bucket}")
+        return [f"created bucket {bucket}"]
+    return []
+
+
+def _bucket_features(s3: Any, settings: Settings, done: Provisioned) -> None:
+    bucket = settings.bucket
+    done.feature("default encryption", lambda: _encryption(s3, settings))
+    done.feature("public access block", lambda: _public_access_block(s3, bucket))
+    done.feature("lifecycle", lambda: _lifecycle(s3, bucket))
+
+
+def _encryption(s3: Any, settings: Settings) -> list[str]:
+    bucket = settings.bucket
     rule: dict[str, Any] = {"SSEAlgorithm": settings.encryption.sse}
     if settings.encryption.kms_key_id:
         rule["KMSMasterKeyID"] = settings.encryption.kms_key_id
     wanted_sse = {"Rules": [{"ApplyServerSideEncryptionByDefault": rule,
                              "BucketKeyEnabled": settings.encryption.sse == "aws:kms"}]}
-    current = _get(s3.get_bucket_encryption, "ServerSideEncryptionConfiguration", Bucket=bucket)
-    if _sse_rule(current) != rule:
-        s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration=wanted_sse)
-        changes.append(f"set default encryption {settings.encryption.sse} on {bucket}")
+    def current() -> Any:
+        return _sse_rule(_get(s3.get_bucket_encryption, "ServerSideEncryptionConfiguration",
+                              Bucket=bucket))
+
+    if current() == rule:
+        return []
+    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration=wanted_sse)
+    _read_back(current() == rule)
+    return [f"set default encryption {settings.encryption.sse} on {bucket}"]
+
+
+def _public_access_block(s3: Any, bucket: str) -> list[str]:
     block = dict.fromkeys(("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy",
                            "RestrictPublicBuckets"), True)
-    if _get(s3.get_public_access_block, "PublicAccessBlockConfiguration", Bucket=bucket) != block:
-        s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=block)
-        changes.append(f"blocked public access to {bucket}")
-    return changes + _lifecycle(s3, bucket)
+
+    def current() -> Any:
+        return _get(s3.get_public_access_block, "PublicAccessBlockConfiguration", Bucket=bucket)
+
+    if current() == block:
+        return []
+    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=block)
+    _read_back(current() == block)
+    return [f"blocked public access to {bucket}"]
+
+
+def _read_back(applied: bool) -> None:
+    if not applied:
+        raise Unsupported("not supported by this store (it accepted the configuration but "
+                          "reads back none of it)")
 
 
 def _lifecycle(s3: Any, bucket: str) -> list[str]:
@@ -71,6 +154,8 @@ def _lifecycle(s3: Any, bucket: str) -> list[str]:
             "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}}
     s3.put_bucket_lifecycle_configuration(Bucket=bucket,
                                           LifecycleConfiguration={"Rules": [*rules, rule]})
+    rules = _get(s3.get_bucket_lifecycle_configuration, "Rules", Bucket=bucket) or []
+    _read_back(any(r.get("ID") == LIFECYCLE_ID for r in rules))
     return [f"added a lifecycle rule aborting incomplete uploads in {bucket}"]
 
 
@@ -151,6 +236,9 @@ def _notification(s3: Any, settings: Settings, queue_arn: str) -> list[str]:
     config["QueueConfigurations"] = [*others, wanted]
     s3.put_bucket_notification_configuration(Bucket=settings.bucket,
                                              NotificationConfiguration=config)
+    configs = s3.get_bucket_notification_configuration(Bucket=settings.bucket).get(
+        "QueueConfigurations", [])
+    _read_back(any(_same_notification(c, wanted) for c in configs))
     return [f"sent s3:ObjectCreated:* under {settings.prefixes.input} to {queue_arn}"]
 
 

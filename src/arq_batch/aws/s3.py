@@ -6,12 +6,14 @@ from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, BinaryIO, cast
 
+from botocore.exceptions import ClientError
+
 from arq_batch.aws import clients
 from arq_batch.aws.faults import classify
 from arq_batch.aws.s3_streams import MultipartWriter, RangeReader, StreamReader
 from arq_batch.core.errors import ConfigError, PermanentError
 from arq_batch.core.ports import ObjectInfo
-from arq_batch.core.settings import Encryption
+from arq_batch.core.settings import Encryption, Settings
 from arq_batch.core.uris import S3Uri
 
 MIN_PART = 5 * 1024 * 1024  # S3's floor for every part but the last
@@ -21,11 +23,20 @@ class S3Store:
     """ObjectStore over one boto3 S3 client (thread-safe, connection-pooled)."""
 
     def __init__(self, encryption: Encryption, part_size: int = 8 * 1024 * 1024,
-                 client: Any = None, upload_threads: int = 4) -> None:
-        self._s3 = client or clients.client("s3")
+                 client: Any = None, upload_threads: int = 4,
+                 addressing_style: str = "auto") -> None:
+        self._s3 = client or clients.client("s3", addressing_style=addressing_style)
         self._sse = _sse_args(encryption)
         self._part_size = max(part_size, MIN_PART)
         self._uploads = ThreadPoolExecutor(upload_threads, thread_name_prefix="s3-upload")
+
+    @classmethod
+    def of(cls, settings: Settings, part_size: int | None = None,
+           upload_threads: int = 4) -> S3Store:
+        """The store as the settings configure it (encryption, addressing style)."""
+        return cls(settings.encryption, part_size or 8 * 1024 * 1024,
+                   upload_threads=upload_threads,
+                   addressing_style=settings.s3.addressing_style)
 
     def head_bucket(self, bucket: str) -> None:
         """ConfigError if the bucket is missing: a worker without its bucket cannot start."""
@@ -80,12 +91,36 @@ class S3Store:
         return MultipartWriter(self._s3, uri, dict(metadata or {}), self._sse, self._part_size,
                                self._uploads)
 
+    def put_new(self, uri: S3Uri, data: bytes) -> bool:
+        """Write a small object unless it exists (False then): S3's conditional write.
+
+        A store that ignores ``If-None-Match`` (rclone's) writes it anyway: True."""
+        try:
+            self._s3.put_object(Bucket=uri.bucket, Key=uri.key, Body=data, IfNoneMatch="*",
+                                **self._sse)
+        except ClientError as exc:
+            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 412:
+                return False
+            raise classify(exc) from exc
+        except Exception as exc:
+            raise classify(exc) from exc
+        return True
+
     def list_keys(self, uri: S3Uri) -> Iterator[str]:
         """Every key under the URI's key taken as a prefix."""
+        return (key for key, _ in self.list_objects(uri))
+
+    def list_objects(self, uri: S3Uri) -> Iterator[tuple[str, ObjectInfo]]:
+        """Every object under the URI's key taken as a prefix, with its size and ETag."""
         pages = self._s3.get_paginator("list_objects_v2").paginate(
             Bucket=uri.bucket, Prefix=uri.key)
-        for page in pages:
-            yield from (item["Key"] for item in page.get("Contents", []))
+        try:
+            for page in pages:
+                for item in page.get("Contents", []):
+                    yield item["Key"], ObjectInfo(item["Size"], item["ETag"].strip('"'),
+                                                  modified=item["LastModified"].timestamp())
+        except ClientError as exc:
+            raise classify(exc) from exc
 
     def delete(self, uri: S3Uri) -> None:
         """Remove one object (S3 answers success for a key that is already gone)."""

@@ -43,6 +43,14 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
                         help="serve Prometheus metrics at http://HOST:N/metrics (default: "
                              "metrics.port in the config; 0 turns it off)")
     _add_score(commands, common)
+    watch = add_command(commands, common, "watch", cmd_watch,
+                        "enqueue new input objects (for stores that cannot notify SQS)",
+                        "List data/input/ every --interval seconds and enqueue each new object\n"
+                        "once, as the S3 notification would; the state is kept in the bucket\n"
+                        "(data/watch/), so a restarted or second watcher repeats nothing.")
+    watch.add_argument("--interval", type=float, default=10.0, metavar="SECONDS",
+                       help="seconds between passes (default 10)")
+    watch.add_argument("--once", action="store_true", help="one pass, then exit 0")
     dlq = add_command(commands, common, "dlq", cmd_dlq,
                       "show dead-lettered jobs, or move them back to the queue")
     dlq.add_argument("action", choices=("list", "redrive"),
@@ -120,13 +128,33 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> Result:
         ", ".join(f"{n} {k}" for k, n in sorted(outcomes.items())) or "no messages")
 
 
+def cmd_watch(args: argparse.Namespace, settings: Settings) -> Result:
+    """Enqueue new objects until SIGTERM/SIGINT (or after one pass)."""
+    import signal
+
+    from arq_batch.aws.s3 import S3Store
+    from arq_batch.aws.sqs import SqsQueue
+    from arq_batch.worker.watch import Watcher, watch
+
+    if args.interval <= 0:
+        raise ConfigError("--interval must be a positive number of seconds")
+    stop: list[int] = []
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda number, frame: stop.append(number))
+    watcher = Watcher(S3Store.of(settings), SqsQueue(settings.queue), settings)
+    passes = watch(watcher, args.interval, args.once, lambda: bool(stop))
+    enqueued = [key for p in passes for key in p.enqueued]
+    return ({"passes": len(passes), "enqueued": enqueued},
+            f"{len(passes)} pass(es), {len(enqueued)} object(s) enqueued")
+
+
 def cmd_score(args: argparse.Namespace, settings: Settings) -> Result:
     """Score one file with the worker's engine."""
     from arq_batch.aws.model_store import ModelStore, open_model
     from arq_batch.aws.s3 import S3Store
     from arq_batch.worker.files import score_file
 
-    store = S3Store(settings.encryption, settings.worker.part_size_mb * 1024 * 1024)
+    store = S3Store.of(settings, settings.worker.part_size_mb * 1024 * 1024)
     model = open_model(ModelStore(store, settings), args.model)
     started = time.monotonic()
     rows = score_file(args.input, args.output, model, store, settings, _progress(),

@@ -43,9 +43,9 @@ def run_demo(settings: Settings, verbose: bool = True) -> tuple[dict[str, Any], 
         os.environ.update(aws.env)  # boto3's own chain picks these up, exactly as on AWS
         settings = _demo_settings(settings)
         say(f"1. embedded AWS (moto) at {aws.url}; provisioning")
-        for change in provision(settings):
+        for change in provision(settings).changes:
             say(f"   {change}")
-        store = S3Store(settings.encryption)
+        store = S3Store.of(settings)
         say(f"2. training a classifier for {TARGET!r} on data/penguins.csv")
         trained = train(TrainRequest(str(_data_file("penguins.csv")), TARGET), store, settings,
                         lambda text: say(f"   {text}"))

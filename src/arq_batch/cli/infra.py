@@ -26,11 +26,12 @@ def cmd_provision(args: argparse.Namespace, settings: Settings) -> Result:
     """Create or confirm the infrastructure."""
     from arq_batch.aws.provision import provision
 
-    changes = provision(settings)
+    done = provision(settings)
     data = {"bucket": settings.bucket, "queue": settings.queue, "dlq": settings.dlq_name,
-            "changes": changes}
-    human = "\n".join(changes) if changes else "everything already in place"
-    return data, human
+            "changes": done.changes, "skipped": done.skipped}
+    lines = list(done.changes) or ["everything already in place"]
+    lines += [f"skipped {s['feature']}: {s['reason']}" for s in done.skipped]
+    return data, "\n".join(lines)
 
 
 def cmd_health(args: argparse.Namespace, settings: Settings) -> Result:

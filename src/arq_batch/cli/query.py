@@ -47,7 +47,8 @@ def engine_for(settings: Settings) -> QueryEngine:
     from arq_batch.aws.s3 import S3Store
     from arq_batch.query.engine import QueryEngine
 
-    return QueryEngine(settings, s3_connection(), S3Store(settings.encryption))
+    return QueryEngine(settings, s3_connection(settings.s3.addressing_style),
+                       S3Store.of(settings))
 
 
 def cmd_query(args: argparse.Namespace, settings: Settings) -> Result:
@@ -80,7 +81,7 @@ def current_status(settings: Settings) -> Status:
     from arq_batch.query.status import Status, job_figures
 
     queue = SqsQueue(settings.queue, settings.dlq_name)
-    current = ModelStore(S3Store(settings.encryption), settings).latest_run_id()
+    current = ModelStore(S3Store.of(settings), settings).latest_run_id()
     return Status(queue.depth(), queue.depth(dead_letters=True), current,
                   **job_figures(engine_for(settings), datetime.now(UTC)))
 

@@ -41,7 +41,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> Result:
     from arq_batch.aws.s3 import S3Store
     from arq_batch.serving.app import serve  # the web stack is the endpoint's alone
 
-    store = S3Store(settings.encryption)
+    store = S3Store.of(settings)
     model = open_model(ModelStore(store, settings), args.model)
     host, port = args.host or settings.serve.host, args.port or settings.serve.port
     serve(model, settings.serve, host, port)

@@ -45,7 +45,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> Result:
                           "pip install 'arq-batch[train]'") from exc
     request = TrainRequest(args.data, args.target, args.predictor_type, args.test_size, args.seed)
     say = (lambda text: print(f"  {text}", file=sys.stderr)) if sys.stderr.isatty() else None
-    result = train(request, S3Store(settings.encryption), settings, say or (lambda text: None))
+    result = train(request, S3Store.of(settings), settings, say or (lambda text: None))
     metrics = ", ".join(f"{k}={v}" for k, v in result.metrics.items())
     return result.to_dict(), (f"trained {result.predictor_type} run {result.run_id} "
                               f"({result.rows_train} train / {result.rows_test} test rows)\n"

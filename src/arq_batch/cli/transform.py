@@ -94,4 +94,4 @@ def _transforms(settings: Settings) -> Transforms:
     from arq_batch.aws.sqs import SqsQueue
     from arq_batch.worker.transforms import Transforms
 
-    return Transforms(S3Store(settings.encryption), SqsQueue(settings.queue), settings)
+    return Transforms(S3Store.of(settings), SqsQueue(settings.queue), settings)

@@ -16,6 +16,7 @@ class ObjectInfo:
     size: int
     etag: str
     metadata: Mapping[str, str] = field(default_factory=dict)
+    modified: float = 0.0  # last modified, epoch seconds (from a listing)
 
 
 class ObjectWriter(Protocol):
@@ -40,7 +41,9 @@ class ObjectStore(Protocol):
     def open_writer(
         self, uri: S3Uri, metadata: Mapping[str, str] | None = None
     ) -> ObjectWriter: ...
+    def put_new(self, uri: S3Uri, data: bytes) -> bool: ...
     def list_keys(self, uri: S3Uri) -> Iterator[str]: ...
+    def list_objects(self, uri: S3Uri) -> Iterator[tuple[str, ObjectInfo]]: ...
     def delete(self, uri: S3Uri) -> None: ...
 
 

@@ -35,6 +35,7 @@ class Prefixes:
     jobs: str = "data/jobs/"
     predictions: str = "data/predictions/"
     transforms: str = "data/transforms/"
+    watch: str = "data/watch/"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,6 +103,14 @@ class MetricsSettings:
 
 
 @dataclasses.dataclass(frozen=True)
+class S3Settings:
+    """How S3 requests address a bucket: ``auto`` (boto3's choice), ``path`` or ``virtual``
+    (MinIO and other S3-compatible stores often need ``path``)."""
+
+    addressing_style: str = "auto"
+
+
+@dataclasses.dataclass(frozen=True)
 class LogSettings:
     """``format`` is ``auto`` (JSON unless stderr is a terminal), ``json`` or ``text``."""
 
@@ -125,6 +134,7 @@ class Settings:
     predictions: PredictionsSettings = PredictionsSettings()
     metrics: MetricsSettings = MetricsSettings()
     log: LogSettings = LogSettings()
+    s3: S3Settings = S3Settings()
 
     @property
     def dlq_name(self) -> str:
@@ -200,15 +210,21 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
     return value
 
 
+_CHOICES = (("encryption", "sse", ("AES256", "aws:kms")),
+            ("s3", "addressing_style", ("auto", "path", "virtual")),
+            ("log", "format", ("auto", "json", "text")))
+
+
 def _validate(settings: Settings) -> None:
     if not settings.bucket:
         raise ConfigError("bucket is not set (config 'bucket' or ARQ_BATCH_BUCKET)")
     if not settings.queue:
         raise ConfigError("queue is not set (config 'queue' or ARQ_BATCH_QUEUE)")
-    if settings.encryption.sse not in ("AES256", "aws:kms"):
-        raise ConfigError("encryption: sse must be 'AES256' or 'aws:kms'")
-    if settings.log.format not in ("auto", "json", "text"):
-        raise ConfigError("log: format must be 'auto', 'json' or 'text'")
+    for section, name, allowed in _CHOICES:
+        if getattr(getattr(settings, section), name) not in allowed:
+            quoted = [repr(a) for a in allowed]
+            raise ConfigError(f"{section}: {name} must be {', '.join(quoted[:-1])} or "
+                              f"{quoted[-1]}")
     if settings.worker.concurrency < 1:
         raise ConfigError("worker: concurrency must be at least 1")
     if not 1 <= settings.worker.gzip_level <= 9:

@@ -90,7 +90,7 @@ def _secret_sql(c: S3Connection) -> str:
                "REGION": c.region}
     parts = [f"{k} {quote(v)}" for k, v in options.items() if v]
     if c.endpoint:  # an emulator or another S3-compatible store
-        parts += [f"ENDPOINT {quote(c.endpoint)}", "URL_STYLE 'path'",
+        parts += [f"ENDPOINT {quote(c.endpoint)}", f"URL_STYLE {quote(c.url_style)}",
                   f"USE_SSL {'true' if c.use_ssl else 'false'}"]
     return f"CREATE OR REPLACE SECRET arq_batch (TYPE s3, {', '.join(parts)})"
 

@@ -23,8 +23,8 @@ EXIT_SECOND_SIGNAL = 130
 
 def build_worker(settings: Settings, concurrency: int, once: bool) -> Worker:
     """Adapters, registry and runner for one worker process."""
-    store = S3Store(settings.encryption, settings.worker.part_size_mb * 1024 * 1024,
-                    upload_threads=max(4, concurrency * 2))
+    store = S3Store.of(settings, settings.worker.part_size_mb * 1024 * 1024,
+                       upload_threads=max(4, concurrency * 2))
     queue = SqsQueue(settings.queue, settings.dlq_name)
     store.head_bucket(settings.bucket)
     runner = JobRunner(store, ModelStore(store, settings), settings)

@@ -1,0 +1,99 @@
+"""``arq-batch watch``: jobs from new objects, for stores that cannot notify SQS.
+
+Each pass lists ``data/input/`` (the notification's prefix; keys ending in ``/`` are
+folders, not files) and enqueues every object it has not enqueued before, as the S3
+notification would: one job per object and ETag, so an overwritten object is scored again.
+
+The state lives in the bucket, one small marker per object and ETag under
+``data/watch/``, so a restarted watcher carries on and a second one does not repeat the
+first. A marker is first *claimed* (a conditional write, ``If-None-Match: *``: of two
+watchers at once, one wins), then the job is sent, then the marker is marked *sent*. A
+claim that was never sent (the watcher died between the two) is sent again by a later
+pass once it is ``STALE_SECONDS`` old. On a store that ignores conditional writes
+(rclone's), two watchers at once may both enqueue an object they both listed; the
+job's idempotent output makes the second a ``skipped`` no-op.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from arq_batch.core.messages import Job
+from arq_batch.core.ports import ObjectInfo, ObjectStore, Queue
+from arq_batch.core.settings import Settings
+from arq_batch.core.uris import S3Uri
+
+logger = logging.getLogger(__name__)
+STALE_SECONDS = 300.0
+CLAIMED, SENT = ".claimed", ".sent"
+
+
+@dataclass(frozen=True)
+class Pass:
+    """What one pass saw and did."""
+
+    listed: int
+    enqueued: tuple[str, ...]
+
+
+class Watcher:
+    """Turns new input objects into job messages, each once."""
+
+    def __init__(self, store: ObjectStore, queue: Queue, settings: Settings,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._store, self._queue, self._clock = store, queue, clock
+        self._bucket = settings.bucket
+        self._inputs, self._markers = settings.prefixes.input, settings.prefixes.watch
+
+    def run_pass(self) -> Pass:
+        """List the inputs once and enqueue what is new."""
+        markers = dict(self._store.list_objects(S3Uri(self._bucket, self._markers)))
+        enqueued, listed = [], 0
+        for key, info in self._store.list_objects(S3Uri(self._bucket, self._inputs)):
+            if key.endswith("/"):
+                continue
+            listed += 1
+            marker = f"{self._markers}{key}@{info.etag}"
+            if marker + SENT in markers or not self._claim(marker, markers.get(marker + CLAIMED)):
+                continue
+            job = Job(_job_id(key, info), S3Uri(self._bucket, key))
+            message_id = self._queue.send(job.to_body())
+            self._store.put_bytes(S3Uri(self._bucket, marker + SENT), json.dumps(
+                {"input": str(job.input), "etag": info.etag, "job_id": job.job_id,
+                 "message_id": message_id}).encode())
+            logger.info("enqueued %s", job.input, extra={
+                "event": "watch_enqueued", "job_id": job.job_id, "input": str(job.input)})
+            enqueued.append(key)
+        return Pass(listed, tuple(enqueued))
+
+    def _claim(self, marker: str, claimed: ObjectInfo | None) -> bool:
+        uri = S3Uri(self._bucket, marker + CLAIMED)
+        if claimed is None:
+            return self._store.put_new(uri, b"{}")
+        # Claimed but never marked sent: its watcher died in between, or is sending now.
+        return self._clock() - claimed.modified > STALE_SECONDS
+
+
+def _job_id(key: str, info: ObjectInfo) -> str:
+    """The same id for the same object and ETag, whichever watcher sends it."""
+    return "watch-" + hashlib.sha256(f"{key}@{info.etag}".encode()).hexdigest()[:24]
+
+
+def watch(watcher: Watcher, interval: float, once: bool,
+          stopping: Callable[[], bool]) -> list[Pass]:
+    """Passes every ``interval`` seconds until ``stopping()`` (or after one, ``once``)."""
+    passes = []
+    while True:
+        passes.append(watcher.run_pass())
+        if once:
+            return passes
+        deadline = time.monotonic() + interval
+        while time.monotonic() < deadline:
+            if stopping():
+                return passes
+            time.sleep(min(0.2, interval))
