@@ -88,7 +88,7 @@ class LinearScorer:
             z += ((x - self.num_mean) / self.num_scale) @ self.num_coef
         for name, fill, values, coef in zip(self.categorical, self.cat_fill, self.cat_values,
                                             self.cat_coef, strict=True):
-            index = pc.index_in(_categories(batch.column(name), fill), value_set=values)
+            index = pc.index_in(_categories(batch.column(name), fill, name), value_set=values)
             z += coef[pc.fill_null(index, len(values)).to_numpy()]
         return z
 
@@ -175,7 +175,10 @@ def _bad_numbers(column: pa.Array | pa.ChunkedArray, name: str) -> list[BadValue
     return bad or [BadValue(0, name, "", "values could not be read as numbers")]
 
 
-def _categories(column: pa.Array | pa.ChunkedArray, fill: str) -> pa.Array | pa.ChunkedArray:
+def _categories(column: pa.Array | pa.ChunkedArray, fill: str, name: str
+                ) -> pa.Array | pa.ChunkedArray:
+    if pa.types.is_nested(column.type):  # a JSON list or object where a category belongs
+        raise DataError(f"column {name!r} holds lists or objects, but the model needs text")
     text = pc.cast(column, pa.string())
     text = pc.if_else(pc.is_in(text, value_set=_NULLS), pa.scalar(None, pa.string()), text)
     return pc.fill_null(text, fill)

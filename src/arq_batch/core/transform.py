@@ -56,8 +56,8 @@ def transform(source: Source, target: ObjectWriter, scorer: LinearScorer,
     shape = _checked(shape, source.fmt, scorer)
     writer, rows = None, 0
     target = _compressed(target, shape.target.compression, options)
-    wanted = Wanted(scorer.numeric, (*scorer.categorical, *shape.extra_fields,
-                                     *(c for t in taps for c in t.columns)))
+    wanted = Wanted(scorer.numeric, (*scorer.categorical, *(c for t in taps for c in t.columns)),
+                    tuple(f for f in shape.extra_fields if f not in scorer.features))
     try:
         for batch in read_batches(shape.source, source.open_stream, source.open_seekable,
                                   options.batch_rows, wanted, shape.order):

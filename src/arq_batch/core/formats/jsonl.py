@@ -34,10 +34,12 @@ _PREDICTIONS = ("predicted_label", "score")
 
 @dataclass(frozen=True)
 class Wanted:
-    """The columns a job reads: numeric features, and the rest (categories, ids)."""
+    """The columns a job reads: numeric features, and the rest (categories, ids); ``arrays``
+    are fields an input filter names that may hold a features array (``$.features``)."""
 
     numeric: tuple[str, ...] = ()
     other: tuple[str, ...] = ()
+    arrays: tuple[str, ...] = ()
 
 
 def read(source: Any, wanted: Wanted) -> Iterator[pa.RecordBatch]:
@@ -163,12 +165,12 @@ def _probe_types(first: str, wanted: Wanted) -> dict[str, pa.DataType]:
     except ValueError:  # the parser will say what is wrong with it
         row = {}
     values = row if isinstance(row, dict) else {}
-    return {name: _probe(values.get(name), name in wanted.numeric)
-            for name in (*wanted.numeric, *wanted.other)}
+    return {name: _probe(values.get(name), name in wanted.numeric, name in wanted.arrays)
+            for name in (*wanted.numeric, *wanted.other, *wanted.arrays)}
 
 
-def _probe(value: Any, numeric: bool) -> pa.DataType:
-    if isinstance(value, list):  # a features array (an input_filter such as $.features)
+def _probe(value: Any, numeric: bool, array: bool) -> pa.DataType:
+    if array and isinstance(value, list):  # a features array, named by an input filter
         numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
         return pa.list_(pa.float64() if numbers else pa.string())
     return _JSON_TYPES.get(type(value), pa.float64() if numeric else pa.string())
