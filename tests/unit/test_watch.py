@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import boto3
 import pytest
@@ -11,6 +12,7 @@ from moto import mock_aws
 from arq_batch.aws.provision import provision
 from arq_batch.aws.s3 import S3Store
 from arq_batch.aws.sqs import SqsQueue
+from arq_batch.core.errors import RetryableError
 from arq_batch.core.uris import S3Uri
 from arq_batch.worker.watch import CLAIMED, STALE_SECONDS, Watcher
 
@@ -80,3 +82,24 @@ def test_of_two_watchers_claiming_at_once_one_wins(settings, cloud):
     marker = S3Uri(settings.bucket, f"{settings.prefixes.watch}x@1{CLAIMED}")
     assert store.put_new(marker, b"{}") is True
     assert store.put_new(marker, b"{}") is False
+
+
+def test_a_long_key_gets_a_hashed_marker_and_one_failure_does_not_stop_a_pass(settings, cloud):
+    s3, sqs, url = cloud
+    long_key = "data/input/" + "k" * 990 + ".csv"  # its marker would pass S3's 1,024 bytes
+    for key in (long_key, "data/input/a.csv", "data/input/b.csv"):
+        s3.put_object(Bucket=settings.bucket, Key=key, Body=b"x\n1\n")
+
+    class Flaky(SqsQueue):
+        def send(self, body, attributes=None):
+            if "a.csv" in body:
+                raise RetryableError("throttled")
+            return super().send(body, attributes)
+
+    flaky = Watcher(S3Store(settings.encryption), Flaky(settings.queue), settings)
+    assert sorted(flaky.run_pass().enqueued) == ["data/input/b.csv", long_key]
+    # Its claim was released: the next pass sends it at once, and no pass after that.
+    now = watcher(settings, clock=time.time)
+    assert now.run_pass().enqueued == ("data/input/a.csv",)
+    assert now.run_pass().enqueued == ()
+    assert len(bodies(sqs, url)) == 3

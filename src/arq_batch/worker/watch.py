@@ -8,10 +8,10 @@ The state lives in the bucket, one small marker per object and ETag under
 ``data/watch/``, so a restarted watcher carries on and a second one does not repeat the
 first. A marker is first *claimed* (a conditional write, ``If-None-Match: *``: of two
 watchers at once, one wins), then the job is sent, then the marker is marked *sent*. A
-claim that was never sent (the watcher died between the two) is sent again by a later
-pass once it is ``STALE_SECONDS`` old. On a store that ignores conditional writes
-(rclone's), two watchers at once may both enqueue an object they both listed; the
-job's idempotent output makes the second a ``skipped`` no-op.
+send that fails releases its claim; a claim never sent (its watcher died in between) is
+sent again by a later pass once it is ``STALE_SECONDS`` old. On a store that ignores
+conditional writes (rclone's), two watchers at once may both enqueue an object they both
+listed; the job's idempotent output makes the second a ``skipped`` no-op.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from arq_batch.core.errors import ArqError
 from arq_batch.core.messages import Job
 from arq_batch.core.ports import ObjectInfo, ObjectStore, Queue
 from arq_batch.core.settings import Settings
@@ -30,6 +31,7 @@ from arq_batch.core.uris import S3Uri
 
 logger = logging.getLogger(__name__)
 STALE_SECONDS = 300.0
+MAX_MARKER_BYTES = 1000  # S3's key limit is 1,024 bytes, with the suffix below to add
 CLAIMED, SENT = ".claimed", ".sent"
 
 
@@ -58,18 +60,37 @@ class Watcher:
             if key.endswith("/"):
                 continue
             listed += 1
-            marker = f"{self._markers}{key}@{info.etag}"
-            if marker + SENT in markers or not self._claim(marker, markers.get(marker + CLAIMED)):
-                continue
-            job = Job(_job_id(key, info), S3Uri(self._bucket, key))
-            message_id = self._queue.send(job.to_body())
-            self._store.put_bytes(S3Uri(self._bucket, marker + SENT), json.dumps(
-                {"input": str(job.input), "etag": info.etag, "job_id": job.job_id,
-                 "message_id": message_id}).encode())
-            logger.info("enqueued %s", job.input, extra={
-                "event": "watch_enqueued", "job_id": job.job_id, "input": str(job.input)})
-            enqueued.append(key)
+            try:
+                if self._enqueue(key, info, markers):
+                    enqueued.append(key)
+            except ArqError as exc:  # the next pass tries this object again
+                logger.warning("could not enqueue %s: %s", key, exc, extra={
+                    "event": "watch_failed", "input": f"s3://{self._bucket}/{key}"})
         return Pass(listed, tuple(enqueued))
+
+    def _enqueue(self, key: str, info: ObjectInfo, markers: dict[str, ObjectInfo]) -> bool:
+        marker = self._marker(key, info)
+        if marker + SENT in markers or not self._claim(marker, markers.get(marker + CLAIMED)):
+            return False
+        job = Job(_job_id(key, info), S3Uri(self._bucket, key))
+        try:
+            message_id = self._queue.send(job.to_body())
+        except ArqError:  # let the next pass claim it again at once, not after STALE_SECONDS
+            self._store.delete(S3Uri(self._bucket, marker + CLAIMED))
+            raise
+        self._store.put_bytes(S3Uri(self._bucket, marker + SENT), json.dumps(
+            {"input": str(job.input), "etag": info.etag, "job_id": job.job_id,
+             "message_id": message_id}).encode())
+        logger.info("enqueued %s", job.input, extra={
+            "event": "watch_enqueued", "job_id": job.job_id, "input": str(job.input)})
+        return True
+
+    def _marker(self, key: str, info: ObjectInfo) -> str:
+        marker = f"{self._markers}{key}@{info.etag}"
+        if len(marker.encode()) <= MAX_MARKER_BYTES:
+            return marker
+        # S3 keys stop at 1,024 bytes: a long input key's marker is named by its hash.
+        return f"{self._markers}_long/{_job_id(key, info)}"
 
     def _claim(self, marker: str, claimed: ObjectInfo | None) -> bool:
         uri = S3Uri(self._bucket, marker + CLAIMED)
