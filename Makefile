@@ -28,7 +28,8 @@ $(SDK_VENV)/.installed: requirements-sagemaker.txt
 	$(SDK_VENV)/bin/python -m pip install --quiet -r requirements-sagemaker.txt
 	touch $@
 
-test: lint $(SDK_VENV)/.installed  ## lint, the quick benchmark's agreement check, then the test suite
+test:  ## lint, the quick benchmark's agreement check, then the test suite
+	$(MAKE) --no-print-directory -j2 lint $(SDK_VENV)/.installed  # the SDK's venv installs meanwhile
 	$(PY) bench/run.py --quick
 	$(PY) -m pytest -q
 
