@@ -59,7 +59,7 @@ def measure_all(rows: int) -> str:
     with tempfile.TemporaryDirectory() as tmp, Emulator() as aws:
         os.environ.update(aws.env)
         bench = Bench(Path(tmp), aws.pid or 0)
-        model = f"s3://{bench.bucket}/{bench.model_key.rsplit('/', 1)[0]}/"
+        model = bench.model_uri
         scorer = Path(tmp) / "scorer.json"
         scorer.write_bytes(bench.output(model[len(f"s3://{bench.bucket}/"):] + "scorer.json"))
         for name in FORMATS:

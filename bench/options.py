@@ -53,7 +53,7 @@ def measure(rows: int) -> str:
     with tempfile.TemporaryDirectory() as tmp, Emulator() as aws:
         os.environ.update(aws.env)
         bench = Bench(Path(tmp), aws.pid or 0)
-        model = f"s3://{bench.bucket}/{bench.model_key.rsplit('/', 1)[0]}/"
+        model = bench.model_uri
         (Path(tmp) / "in.csv").write_bytes(encode(table, "in.csv"))
         (Path(tmp) / "in.recordio").write_bytes(recordio_bytes(table))
         for i, (label, name, flags) in enumerate(VARIANTS):

@@ -93,6 +93,11 @@ class Bench:
                                           "log": {"format": "json", "level": "WARNING"}}))
         self.env = {**os.environ, "ARQ_BATCH_CONFIG": str(config)}
 
+    @property
+    def model_uri(self) -> str:
+        """The trained model's run folder, as ``--model`` takes it."""
+        return f"s3://{self.bucket}/{self.model_key.rsplit('/', 1)[0]}/"
+
     def put(self, key: str, body: bytes) -> None:
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=body)
 

@@ -63,7 +63,7 @@ def _rclone(folder: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes],
 def _time(bench: Bench, body: bytes, server_pid: int | None,
           local: Path | None = None) -> tuple[float, float]:
     """Median seconds of the job, and the store server's CPU seconds in that run."""
-    model = f"s3://{bench.bucket}/{bench.model_key.rsplit('/', 1)[0]}/"
+    model = bench.model_uri
     if local is None:
         bench.put("data/bench/in.csv", body)
         source, target = f"s3://{bench.bucket}/data/bench/in.csv", \

@@ -17,12 +17,13 @@ from arq_batch.core.settings import Encryption, Settings
 from arq_batch.core.uris import S3Uri
 
 MIN_PART = 5 * 1024 * 1024  # S3's floor for every part but the last
+DEFAULT_PART = 8 * 1024 * 1024
 
 
 class S3Store:
     """ObjectStore over one boto3 S3 client (thread-safe, connection-pooled)."""
 
-    def __init__(self, encryption: Encryption, part_size: int = 8 * 1024 * 1024,
+    def __init__(self, encryption: Encryption, part_size: int = DEFAULT_PART,
                  client: Any = None, upload_threads: int = 4,
                  addressing_style: str = "auto") -> None:
         self._s3 = client or clients.client("s3", addressing_style=addressing_style)
@@ -34,7 +35,7 @@ class S3Store:
     def of(cls, settings: Settings, part_size: int | None = None,
            upload_threads: int = 4) -> S3Store:
         """The store as the settings configure it (encryption, addressing style)."""
-        return cls(settings.encryption, part_size or 8 * 1024 * 1024,
+        return cls(settings.encryption, part_size or DEFAULT_PART,
                    upload_threads=upload_threads,
                    addressing_style=settings.s3.addressing_style)
 
@@ -98,11 +99,10 @@ class S3Store:
         try:
             self._s3.put_object(Bucket=uri.bucket, Key=uri.key, Body=data, IfNoneMatch="*",
                                 **self._sse)
-        except ClientError as exc:
-            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 412:
-                return False
-            raise classify(exc) from exc
         except Exception as exc:
+            if isinstance(exc, ClientError) and exc.response.get(
+                    "ResponseMetadata", {}).get("HTTPStatusCode") == 412:
+                return False
             raise classify(exc) from exc
         return True
 
@@ -119,7 +119,7 @@ class S3Store:
                 for item in page.get("Contents", []):
                     yield item["Key"], ObjectInfo(item["Size"], item["ETag"].strip('"'),
                                                   modified=item["LastModified"].timestamp())
-        except ClientError as exc:
+        except Exception as exc:
             raise classify(exc) from exc
 
     def delete(self, uri: S3Uri) -> None:

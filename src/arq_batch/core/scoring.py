@@ -108,7 +108,7 @@ def prediction_columns(scorer: LinearScorer, z: np.ndarray) -> dict[str, pa.Arra
     if scorer.predictor_type == "regressor":
         return {"score": pa.array(z[:, 0])}
     probabilities = class_probabilities(scorer, z)
-    best = _best_class(scorer, z)
+    best = best_class(scorer, z)
     labels = pa.array(np.asarray(scorer.classes, dtype=object)[best].tolist())
     if scorer.predictor_type == "binary_classifier":
         return {"predicted_label": labels, "score": pa.array(probabilities[:, 1])}
@@ -126,7 +126,8 @@ def class_probabilities(scorer: LinearScorer, z: np.ndarray) -> np.ndarray:
     return probabilities
 
 
-def _best_class(scorer: LinearScorer, z: np.ndarray) -> np.ndarray:
+def best_class(scorer: LinearScorer, z: np.ndarray) -> np.ndarray:
+    """Each row's predicted class, as its index in ``scorer.classes``."""
     if scorer.predictor_type == "binary_classifier":
         return (z[:, 0] > 0).astype(np.intp)
     best: np.ndarray = np.asarray(z.argmax(axis=1), dtype=np.intp)

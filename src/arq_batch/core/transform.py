@@ -21,8 +21,7 @@ from arq_batch.core.shaping import Shape
 
 @dataclass(frozen=True)
 class Source:
-    """An input: its format (by name), and how to open it as a stream or (Parquet) a
-    seekable file."""
+    """An input: its format, and how to open it as a stream or (Parquet) a seekable file."""
 
     fmt: FileFormat
     open_stream: Callable[[], BinaryIO]

@@ -19,6 +19,7 @@ from arq_batch.core.formats import recordio
 from arq_batch.core.scoring import (
     NULL_TOKENS,
     LinearScorer,
+    best_class,
     class_probabilities,
     prediction_columns,
 )
@@ -40,9 +41,11 @@ def invocations(body: bytes, content_type: str, accept: str,
                 scorer: LinearScorer, feature_order: tuple[str, ...]) -> tuple[bytes, str]:
     """Parse, score and render one request."""
     media = _media(content_type, default=CSV)
-    if media == RECORDIO and scorer.categorical:
-        raise RequestError(400, f"{RECORDIO} records carry numbers only, and this model reads "
-                                f"text features: {', '.join(scorer.categorical)}")
+    if media == RECORDIO:
+        try:
+            recordio.require_numbers(scorer.categorical)
+        except DataError as exc:
+            raise RequestError(400, str(exc)) from exc
     records = parse_request(body, media, feature_order)
     try:
         z = scorer.decision(_table(records, scorer))
@@ -90,8 +93,7 @@ def render_recordio(scorer: LinearScorer, z: np.ndarray) -> bytes:
     multiclass model) and ``predicted_label`` (the class index) per record."""
     if scorer.predictor_type == "regressor":
         return recordio.encode_predictions(z[:, 0], None)
-    probabilities = class_probabilities(scorer, z)
-    labels = probabilities.argmax(axis=1)
+    probabilities, labels = class_probabilities(scorer, z), best_class(scorer, z)
     if scorer.predictor_type == "binary_classifier":
         return recordio.encode_predictions(probabilities[:, 1], labels)
     return recordio.encode_predictions(probabilities, labels)

@@ -36,8 +36,7 @@ class FileFormat:
     def suffix(self) -> str:
         """The file name ending of this format, as an output name gets it."""
         ending = {"gzip": ".gz", "zstd": ".zst"}.get(self.compression, "")
-        return {"jsonl": ".jsonl", "recordio": ".recordio"}.get(self.kind,
-                                                               f".{self.kind}") + ending
+        return f".{self.kind}{ending}"
 
 
 def detect(name: str) -> FileFormat:
