@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, BinaryIO, cast
 
@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 
 from arq_batch.aws import clients
 from arq_batch.aws.faults import classify
+from arq_batch.aws.s3_compose import Composer
 from arq_batch.aws.s3_streams import MultipartWriter, RangeReader, StreamReader
 from arq_batch.core.errors import ConfigError, PermanentError
 from arq_batch.core.ports import ObjectInfo
@@ -73,6 +74,25 @@ class S3Store:
     def open_seekable(self, uri: S3Uri, size: int) -> BinaryIO:
         """A seekable file served by ranged GETs (Parquet reads its footer first)."""
         return cast(BinaryIO, RangeReader(self._s3, uri, size))
+
+    def open_range(self, uri: S3Uri, start: int, etag: str) -> BinaryIO:
+        """A stream from byte ``start`` to the end; a changed object (another ETag) is a
+        permanent error, so parts of one split job all read the same version."""
+        try:
+            r = self._s3.get_object(Bucket=uri.bucket, Key=uri.key, Range=f"bytes={start}-",
+                                    IfMatch=f'"{etag}"')
+        except Exception as exc:
+            raise classify(exc) from exc
+        return cast(BinaryIO, StreamReader(r["Body"]))
+
+    def compose(self, target: S3Uri, sources: Sequence[tuple[S3Uri, int]],
+                metadata: Mapping[str, str]) -> None:
+        """Write ``target`` as the concatenation of ``sources`` (uri, size), server-side."""
+        try:
+            composer = Composer(self._s3, target, metadata, self._sse)
+        except Exception as exc:
+            raise classify(exc) from exc
+        composer.run(sources)
 
     def get_bytes(self, uri: S3Uri) -> bytes:
         """The whole object, for small things like model.json."""

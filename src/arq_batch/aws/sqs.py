@@ -85,10 +85,11 @@ class SqsQueue:
         """Send one message to this queue; returns its id."""
         return self._send(self.url, body, attributes)
 
-    def dead_letter(self, message: QueueMessage, error: str) -> None:
-        """Copy the message, body intact, to the DLQ with the error attached; then delete it."""
+    def dead_letter(self, message: QueueMessage, error: str, body: str | None = None) -> None:
+        """Copy the message to the DLQ with the error attached; then delete it. The body
+        stays intact unless ``body`` replaces it (a failed part sends its whole job)."""
         attributes = {**message.attributes, ERROR_ATTRIBUTE: error[:1000]}
-        self._send(self.dlq_url, message.body, attributes)
+        self._send(self.dlq_url, message.body if body is None else body, attributes)
         self.delete([message])
 
     def drain_dlq(self, visibility: int) -> Iterator[QueueMessage]:

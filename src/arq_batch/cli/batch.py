@@ -29,6 +29,10 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
                       help="where to write the scored file (default: the input's key with "
                            "data/input/ replaced by data/output/)")
     send.add_argument("--model", metavar="URI", help=MODEL_HELP)
+    send.add_argument("--split-bytes", type=_size, metavar="N",
+                      help="split the input into parts of about N bytes scored by many "
+                           "workers (CSV, JSON Lines, Parquet; default: worker.split_bytes "
+                           "in the config; 0: never)")
     _add_job_options(send)
     worker = add_command(commands, common, "worker", cmd_worker,
                          "run the batch scoring worker until stopped",
@@ -79,6 +83,13 @@ def _add_job_options(command: argparse.ArgumentParser) -> None:
                        help="compress the output (default: as the input is)")
 
 
+def _size(text: str) -> int:
+    """A byte count for --split-bytes: a whole number >= 0."""
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"must be a whole number of bytes >= 0, got {text!r}")
+    return int(text)
+
+
 def job_options(args: argparse.Namespace) -> JobOptions:
     """The job options given as flags; ConfigError (exit 2) for a bad one."""
     try:
@@ -109,7 +120,7 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> Result:
     job = Job(uuid.uuid4().hex, parse_job_uri(args.input_uri, "input"),
               parse_job_uri(args.output, "output") if args.output else None,
               model_folder(S3Uri.parse(args.model)) if args.model else None,
-              job_options(args))
+              job_options(args), split_bytes=args.split_bytes)
     message_id = SqsQueue(settings.queue).send(job.to_body())
     return {"message_id": message_id, "job": job.to_dict()}, f"sent job {job.job_id} ({message_id})"
 

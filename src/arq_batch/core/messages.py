@@ -29,14 +29,19 @@ class Job:
     output: S3Uri | None = None
     model: S3Uri | None = None
     options: JobOptions = field(default_factory=JobOptions)
+    split_bytes: int | None = None  # split inputs larger than this; 0 never; None: config
+    part: int | None = None  # one part of a split job (docs/split.md)
 
-    def to_dict(self) -> dict[str, str]:
+    def to_dict(self) -> dict[str, Any]:
         """The job message fields (contract 6.1, 11), without the ones left to defaults."""
-        body = {"job_id": self.job_id, "input": str(self.input)}
+        body: dict[str, Any] = {"job_id": self.job_id, "input": str(self.input)}
         if self.output:
             body["output"] = str(self.output)
         if self.model:
             body["model"] = str(self.model)
+        for name in ("split_bytes", "part"):
+            if getattr(self, name) is not None:
+                body[name] = getattr(self, name)
         return body | self.options.to_dict()
 
     def to_body(self) -> str:
@@ -106,7 +111,8 @@ def _from_eventbridge(body: Mapping[str, Any], message_id: str) -> Job:
 
 
 def _from_job_message(body: Mapping[str, Any], message_id: str) -> Job:
-    unknown = sorted(set(body) - {"input", "output", "model", "job_id", *OPTION_NAMES})
+    unknown = sorted(set(body) - {"input", "output", "model", "job_id", "split_bytes", "part",
+                                  *OPTION_NAMES})
     if unknown:
         raise PoisonMessage(f"job message has unknown fields {unknown}")
     try:
@@ -120,7 +126,18 @@ def _from_job_message(body: Mapping[str, Any], message_id: str) -> Job:
         output=parse_job_uri(output, "output") if output else None,
         model=model_folder(S3Uri.parse(model)) if model else None,
         options=options,
+        split_bytes=_count(body, "split_bytes"),
+        part=_count(body, "part"),
     )
+
+
+def _count(body: Mapping[str, Any], name: str) -> int | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise PoisonMessage(f"job message: {name} must be a whole number >= 0, got {value!r}")
+    return value
 
 
 def _legacy(message: QueueMessage) -> Job | None:

@@ -36,6 +36,7 @@ class Prefixes:
     predictions: str = "data/predictions/"
     transforms: str = "data/transforms/"
     watch: str = "data/watch/"
+    splits: str = "data/splits/"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,6 +71,7 @@ class WorkerSettings:
     zstd_level: int = 3
     model_refresh_seconds: float = 10.0
     heartbeat_file: str = "/tmp/arq-batch-heartbeat"
+    split_bytes: int = 256 * 1024 * 1024  # inputs larger than this are split; 0: never
 
 
 @dataclasses.dataclass(frozen=True)
@@ -214,6 +216,11 @@ _CHOICES = (("encryption", "sse", ("AES256", "aws:kms")),
             ("s3", "addressing_style", ("auto", "path", "virtual")),
             ("log", "format", ("auto", "json", "text")))
 
+_WORKER_RANGES = (("concurrency", 1, float("inf"), "at least 1"),
+                  ("gzip_level", 1, 9, "between 1 and 9"),
+                  ("zstd_level", 1, 22, "between 1 and 22"),
+                  ("split_bytes", 0, float("inf"), "0 (never split) or a size in bytes"))
+
 
 def _validate(settings: Settings) -> None:
     if not settings.bucket:
@@ -225,12 +232,9 @@ def _validate(settings: Settings) -> None:
             quoted = [repr(a) for a in allowed]
             raise ConfigError(f"{section}: {name} must be {', '.join(quoted[:-1])} or "
                               f"{quoted[-1]}")
-    if settings.worker.concurrency < 1:
-        raise ConfigError("worker: concurrency must be at least 1")
-    if not 1 <= settings.worker.gzip_level <= 9:
-        raise ConfigError("worker: gzip_level must be between 1 and 9")
-    if not 1 <= settings.worker.zstd_level <= 22:
-        raise ConfigError("worker: zstd_level must be between 1 and 22")
+    for name, low, high, rule in _WORKER_RANGES:
+        if not low <= getattr(settings.worker, name) <= high:
+            raise ConfigError(f"worker: {name} must be {rule}")
     for name, value in dataclasses.asdict(settings.prefixes).items():
         if not value.endswith("/") or value.startswith("/"):
             raise ConfigError(f"prefixes: {name} must end with '/' and not start with one")

@@ -9,7 +9,7 @@ from typing import BinaryIO, Protocol
 import pyarrow as pa
 
 from arq_batch.core.errors import Cancelled, DataError
-from arq_batch.core.formats import FileFormat, open_writer, read_batches
+from arq_batch.core.formats import BatchWriter, FileFormat, open_writer, read_batches
 from arq_batch.core.formats.compression import CompressingWriter
 from arq_batch.core.formats.csv import is_headerless
 from arq_batch.core.formats.jsonl import Wanted
@@ -26,6 +26,13 @@ class Source:
     fmt: FileFormat
     open_stream: Callable[[], BinaryIO]
     open_seekable: Callable[[], BinaryIO]
+    part: int | None = None  # one part of a split file: no CSV header after the first
+    row_groups: tuple[int, int] | None = None  # a split Parquet part's row groups
+
+    @property
+    def header(self) -> bool:
+        """Whether a CSV output of this source starts with a header row."""
+        return not self.part
 
 
 class Tap(Protocol):
@@ -59,21 +66,18 @@ def transform(source: Source, target: ObjectWriter, scorer: LinearScorer,
                     tuple(f for f in shape.extra_fields if f not in scorer.features))
     try:
         for batch in read_batches(shape.source, source.open_stream, source.open_seekable,
-                                  options.batch_rows, wanted, shape.order):
+                                  options.batch_rows, wanted, shape.order, source.row_groups):
             if cancelled():
                 raise Cancelled("worker is shutting down")
             predictions = _predict(scorer, shape.model_view(batch), rows)
             out = shape.output(batch, predictions)
-            writer = writer or open_writer(shape.target, target, out.schema, shape.classes,
-                                           header=not is_headerless(batch.schema))
+            writer = writer or _open(shape, source, target, batch, out.schema)
             writer.write(out)
             for tap in taps:
                 tap.write(rows, _with(batch, predictions))
             rows += batch.num_rows
             progress(rows)
-        if writer is None or rows == 0:
-            raise DataError("no data rows (the file is empty or has only a header)")
-        writer.close()
+        _close(writer, rows, source)
         for tap in taps:
             tap.close()
         target.close()
@@ -83,6 +87,19 @@ def transform(source: Source, target: ObjectWriter, scorer: LinearScorer,
             tap.abort()
         raise
     return rows
+
+
+def _open(shape: Shape, source: Source, target: ObjectWriter, batch: pa.RecordBatch,
+          schema: pa.Schema) -> BatchWriter:
+    header = source.header and not is_headerless(batch.schema)
+    return open_writer(shape.target, target, schema, shape.classes, header=header)
+
+
+def _close(writer: BatchWriter | None, rows: int, source: Source) -> None:
+    if (writer is None or rows == 0) and source.part is None:
+        raise DataError("no data rows (the file is empty or has only a header)")
+    if writer is not None:  # a part may hold no rows (one line longer than its range)
+        writer.close()
 
 
 def _checked(shape: Shape | None, fmt: FileFormat, scorer: LinearScorer) -> Shape:

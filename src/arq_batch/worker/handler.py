@@ -12,7 +12,7 @@ import os
 import socket
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,7 +51,7 @@ class Attempt:
         """The ledger record of this attempt, settled now."""
         job, done = self.job, result
         return LedgerRecord(
-            job_id=job.job_id if job else self.message.message_id,
+            job_id=done.ledger_id if done else job.job_id if job else self.message.message_id,
             message_id=self.message.message_id, receive_count=self.message.receive_count,
             worker_id=WORKER_ID, outcome=outcome, started_at=self.started_at,
             finished_at=datetime.now(UTC), input=str(job.input) if job else None,
@@ -114,8 +114,11 @@ class MessageHandler:
             if isinstance(error, PermanentError) or final:
                 return self._dead_letter(attempt, error)
             return self._retry(attempt, error)
-        outcome = SKIPPED if result.skipped else DONE
+        outcome = SKIPPED if result.skipped else result.kind
         self._record(attempt, attempt.record(outcome, result), output_bytes=result.output_bytes)
+        if result.assembled is not None:  # this part was the last: the split job is done
+            whole = result.assembled
+            self._record(attempt, attempt.record(DONE, whole), output_bytes=whole.output_bytes)
         return DONE
 
     def _retry(self, attempt: Attempt, error: ArqError) -> str:
@@ -129,10 +132,18 @@ class MessageHandler:
         return RETRY
 
     def _dead_letter(self, attempt: Attempt, error: ArqError) -> str:
-        message = attempt.message
-        report = reports.write_report(self._store, self._settings, message, attempt.job, error)
+        message, job, body = attempt.message, attempt.job, None
+        if job is not None and job.part is not None:
+            # A part that fails fails its job: the DLQ gets the whole job, to redrive as one.
+            body = replace(job, part=None).to_body()
+            if not self._runner.abandon(job):  # another part failed it and reported first
+                self._heartbeat.hand_over([message])
+                self._queue.delete([message])
+                self._record(attempt, attempt.record(SKIPPED, error=error), logging.WARNING)
+                return DEAD
+        report = reports.write_report(self._store, self._settings, message, job, error)
         self._heartbeat.hand_over([message])
-        self._queue.dead_letter(message, reports.describe(error))
+        self._queue.dead_letter(message, reports.describe(error), body)
         self._record(attempt, attempt.record(DEAD, error=error), logging.ERROR,
                      report=str(report))
         return DEAD

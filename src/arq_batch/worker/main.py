@@ -27,7 +27,7 @@ def build_worker(settings: Settings, concurrency: int, once: bool) -> Worker:
                        upload_threads=max(4, concurrency * 2))
     queue = SqsQueue(settings.queue, settings.dlq_name)
     store.head_bucket(settings.bucket)
-    runner = JobRunner(store, ModelStore(store, settings), settings)
+    runner = JobRunner(store, ModelStore(store, settings), settings, queue)
     return Worker(queue, store, runner, settings, concurrency, once)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import BinaryIO, cast
 
@@ -14,13 +14,15 @@ from arq_batch.core.artifacts import Model
 from arq_batch.core.errors import PermanentError
 from arq_batch.core.formats import detect, renamed
 from arq_batch.core.layout import ETAG_META, RUN_ID_META
+from arq_batch.core.ledger import DONE, PART, SPLIT
 from arq_batch.core.messages import Job
-from arq_batch.core.ports import ObjectInfo, ObjectStore, ObjectWriter
+from arq_batch.core.ports import ObjectInfo, ObjectStore, ObjectWriter, Queue
 from arq_batch.core.predictions import PredictionsTap
 from arq_batch.core.settings import Settings
 from arq_batch.core.shaping import Shape
 from arq_batch.core.transform import Source, Tap, transform
 from arq_batch.core.uris import S3Uri
+from arq_batch.worker.assembly import Parts
 
 
 @dataclass(frozen=True)
@@ -36,13 +38,25 @@ class JobResult:
     input_etag: str = ""
     input_size: int = 0
     output_bytes: int = 0
+    kind: str = DONE  # or SPLIT (planned into parts), PART (one part scored)
+    assembled: JobResult | None = None  # the whole job, when this part assembled it
+
+    @property
+    def ledger_id(self) -> str:
+        """The job id in the ledger: a plan and each part get their own beside the job's."""
+        if self.kind == PART:
+            return f"{self.job.job_id}#part-{self.job.part:05d}"
+        return f"{self.job.job_id}#plan" if self.kind == SPLIT else self.job.job_id
 
 
 class JobRunner:
     """Runs jobs against the object store with the store's models."""
 
-    def __init__(self, store: ObjectStore, models: ModelStore, settings: Settings) -> None:
+    def __init__(self, store: ObjectStore, models: ModelStore, settings: Settings,
+                 queue: Queue | None = None) -> None:
+        """Without a ``queue`` jobs are never split (there is nowhere to send parts)."""
         self._store, self._models, self._settings = store, models, settings
+        self._parts = Parts(store, queue, settings)
 
     def run(self, job: Job, cancelled: Callable[[], bool] = lambda: False,
             enqueued_at: datetime | None = None) -> JobResult:
@@ -56,6 +70,8 @@ class JobRunner:
         model = self._models.get(job.model)
         shape = Shape.of(job.options, detect(job.input.name), model.card.feature_names,
                          model.card.classes)
+        if job.part is not None:
+            return self._part(job, model, shape, cancelled, started)
         fmt = shape.source
         # Parquet is read by ranges and needs a HEAD for its size; the others stream from
         # one GET, whose headers give the ETag: one request less per small job.
@@ -66,6 +82,10 @@ class JobRunner:
             metadata = {RUN_ID_META: model.card.run_id, ETAG_META: info.etag}
             if self._already_done(output, metadata):
                 return done.result(0, skipped=True)
+            splitter = self._parts.splitter
+            if splitter.wanted(job, shape, info.size) and splitter.plan(
+                    job, shape, info, model, output, enqueued_at or datetime.now(UTC)):
+                return replace(done.result(0), kind=SPLIT)
             source = Source(fmt, lambda: cast(BinaryIO, stream),
                             lambda: self._store.open_seekable(job.input, info.size))
             target = _Counted(self._store.open_writer(output, metadata))
@@ -76,6 +96,25 @@ class JobRunner:
             if stream is not None:  # read to the end, or not needed after all
                 stream.close()
         return done.result(rows, output_bytes=target.count)
+
+    def _part(self, job: Job, model: Model, shape: Shape, cancelled: Callable[[], bool],
+              started: float) -> JobResult:
+        """One part of a split job; the result carries the whole job's if it assembled."""
+        outcome = self._parts.run(job, model, shape, cancelled)
+        keys = self._parts.splitter.keys(job)
+        assert job.part is not None
+        result = JobResult(job, keys.output(job.part), outcome.rows, model.card.run_id,
+                           time.monotonic() - started, outcome.skipped, kind=PART)
+        if outcome.total_rows is None:
+            return result
+        whole = replace(job, part=None)
+        return replace(result, assembled=JobResult(
+            whole, self.output_for(whole), outcome.total_rows, model.card.run_id,
+            result.seconds, output_bytes=outcome.output_bytes))
+
+    def abandon(self, job: Job) -> bool:
+        """A part failed for good: fail its job (once; True for the first part to fail)."""
+        return self._parts.splitter.fail(job)
 
     def output_for(self, job: Job) -> S3Uri:
         """The output URI; refuses outputs that would trigger another job.

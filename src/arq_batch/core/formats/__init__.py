@@ -74,18 +74,20 @@ class BatchWriter(Protocol):
 def read_batches(
     fmt: FileFormat, open_stream: Callable[[], BinaryIO], open_seekable: Callable[[], BinaryIO],
     batch_rows: int, wanted: Wanted | None = None, features: Sequence[str] = (),
+    row_groups: tuple[int, int] | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """Yield the input's record batches; DataError for anything unreadable.
 
     ``wanted`` names the columns the job reads; JSON Lines parses only those (the other
     formats read every column, which their writers need). RecordIO records carry numbers
-    without names: ``features`` (model.json's order) names them."""
+    without names: ``features`` (model.json's order) names them. ``row_groups`` limits a
+    Parquet read to a range of its row groups (a split job's part)."""
     try:
         if fmt.kind == "parquet":
             if fmt.compression:
                 raise DataError(f"{fmt.compression}-wrapped Parquet is not supported; "
                                 "Parquet compresses itself")
-            yield from parquet.read(open_seekable(), batch_rows)
+            yield from parquet.read(open_seekable(), batch_rows, row_groups)
             return
         source: Any = pa.PythonFile(open_stream(), mode="r")
         if fmt.compression:

@@ -61,6 +61,11 @@ def read(source: Any) -> Iterator[pa.RecordBatch]:
                         f"{MAX_BLOCK_BYTES:,})") from None
 
 
+def first_row_is_data(line: str) -> bool:
+    """Whether a CSV's first line is data (numbers only), not a header."""
+    return _all_numbers(next(csv.reader([line.rstrip("\r\n")]), []))
+
+
 def _all_numbers(fields: list[str]) -> bool:
     try:
         return bool(fields) and all(math.isfinite(float(f)) for f in fields)

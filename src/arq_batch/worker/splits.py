@@ -1,0 +1,191 @@
+"""Split jobs on the worker: plan a large input into parts, score one part, hand over to assembly.
+
+The message of a large input becomes a plan in S3 and one queue message per part; any
+worker scores any part into a temporary object, then writes the part's marker. The worker
+that writes the last marker claims the assembly (``assembly.py``) with a conditional
+write, so exactly one assembles even when two finish at once. A part that fails for good
+fails the job: it writes ``failed.json`` first (so other parts stop), then removes the
+job's temporary objects. Every step can be redone: a redelivered part finds its marker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import BinaryIO, cast
+
+from arq_batch.core import layout
+from arq_batch.core.artifacts import Model
+from arq_batch.core.errors import DataError, MissingObject, PermanentError
+from arq_batch.core.formats import csv, parquet
+from arq_batch.core.formats.ranges import LineRange, SplitUnsafe
+from arq_batch.core.messages import Job
+from arq_batch.core.ports import ObjectInfo, ObjectStore, Queue
+from arq_batch.core.predictions import PredictionsTap
+from arq_batch.core.scoring import InvalidValues
+from arq_batch.core.settings import Settings
+from arq_batch.core.shaping import Shape
+from arq_batch.core.split import Part, Plan, SplitKeys, byte_parts, row_group_parts, splittable
+from arq_batch.core.transform import Source, Tap, transform
+from arq_batch.core.uris import S3Uri
+
+logger = logging.getLogger(__name__)
+
+
+class Splitter:
+    """Plans split jobs and scores their parts."""
+
+    def __init__(self, store: ObjectStore, queue: Queue | None, settings: Settings) -> None:
+        self._store, self._queue, self._settings = store, queue, settings
+
+    def keys(self, job: Job) -> SplitKeys:
+        """Where this job's plan and parts live."""
+        return SplitKeys.of(self._settings.bucket, self._settings.prefixes, job.job_id)
+
+    def wanted(self, job: Job, shape: Shape, size: int) -> bool:
+        """Whether a whole job's input is large enough, and of a kind, to split."""
+        limit = self._settings.worker.split_bytes if job.split_bytes is None else job.split_bytes
+        return self._queue is not None and 0 < limit < size and splittable(shape.source)
+
+    def plan(self, job: Job, shape: Shape, info: ObjectInfo, model: Model, output: S3Uri,
+             enqueued_at: datetime) -> Plan | None:
+        """Write the plan (or find it) and send one message per part; None: one part only.
+
+        A redelivered job re-sends its parts; a part that is done already skips."""
+        keys = self.keys(job)
+        plan = self.read_plan(keys)
+        if plan is not None and (plan.input_etag != info.etag or self._exists(keys.failed)):
+            self.clear(keys)  # an earlier attempt on another version, or a failed one
+            plan = None
+        if plan is None:
+            plan = self._new_plan(job, shape, info, model, output, enqueued_at)
+            if plan is None:
+                return None
+            self._store.put_bytes(keys.plan, plan.to_json())
+        assert self._queue is not None
+        for part in plan.parts:
+            self._queue.send(json.dumps(plan.job | {"part": part.index}))
+        logger.info("split job %s into %d parts", job.job_id, len(plan.parts),
+                    extra={"event": "split_planned", "job_id": job.job_id,
+                           "parts": len(plan.parts), "input_size": info.size})
+        return plan
+
+    def _new_plan(self, job: Job, shape: Shape, info: ObjectInfo, model: Model,
+                  output: S3Uri, enqueued_at: datetime) -> Plan | None:
+        limit = self._settings.worker.split_bytes if job.split_bytes is None else job.split_bytes
+        header = ""
+        if shape.source.kind == "parquet":
+            sizes, rows = parquet.row_groups(self._store.open_seekable(job.input, info.size))
+            parts = row_group_parts(sizes, rows, limit)
+        else:
+            parts = byte_parts(info.size, limit)
+            header = self._header(job, info) if shape.source.kind == "csv" else ""
+        if len(parts) < 2:
+            return None
+        pinned = job.model or layout.run_uri(self._settings.bucket, self._settings.prefixes,
+                                            model.card.run_id)
+        body = replace(job, model=pinned, split_bytes=None, part=None).to_dict()
+        return Plan(body, info.etag, info.size, str(output), model.card.run_id,
+                    enqueued_at.isoformat(), header, parts)
+
+    def _header(self, job: Job, info: ObjectInfo) -> str:
+        """The first line, which parts after the first read before their own lines; ""
+        when it is data (a headerless CSV)."""
+        with self._store.open_range(job.input, 0, info.etag) as stream:
+            line = stream.readline(csv.MAX_BLOCK_BYTES)
+        text = line.decode("utf-8-sig", errors="replace")
+        return "" if csv.first_row_is_data(text) else text
+
+    def read_plan(self, keys: SplitKeys) -> Plan | None:
+        """The plan, or None when there is none (never planned, or cleaned up)."""
+        try:
+            return Plan.parse(self._store.get_bytes(keys.plan))
+        except MissingObject:
+            return None
+
+    def score_part(self, job: Job, plan: Plan, model: Model, shape: Shape,
+                   cancelled: Callable[[], bool]) -> int:
+        """Score part ``job.part`` into its temporary objects; returns its rows."""
+        keys, part = self.keys(job), _part(plan, job)
+        taps = self._taps(job, keys, part)
+        source = self._source(job, plan, part, shape)
+        try:
+            return transform(source, self._store.open_writer(keys.output(part.index)),
+                             model.scorer, self._settings.worker, taps, cancelled,
+                             shape=shape)
+        except InvalidValues as exc:  # rows counted from the start of the file
+            raise exc.shifted(self._rows_before(job, plan, part)) from None
+        except SplitUnsafe:
+            raise
+        except DataError as exc:
+            raise DataError(f"part {part.index} of {len(plan.parts)}: {exc}") from None
+
+    def _source(self, job: Job, plan: Plan, part: Part, shape: Shape) -> Source:
+        if not plan.by_bytes:
+            if self._store.head(job.input).etag != plan.input_etag:
+                raise PermanentError(f"input {job.input} changed while its parts were scored")
+            return Source(shape.source, _no_stream, lambda: self._store.open_seekable(
+                job.input, plan.input_size), part.index, (part.start, part.end))
+        prefix = plan.header.encode() if part.index and plan.header else b""
+
+        def lines() -> BinaryIO:
+            raw = self._store.open_range(job.input, max(0, part.start - 1), plan.input_etag)
+            return cast(BinaryIO, LineRange(raw, part.start, part.end, prefix,
+                                            quotes=shape.source.kind == "csv"))
+        return Source(shape.source, lines, _no_stream, part.index)
+
+    def _taps(self, job: Job, keys: SplitKeys, part: Part) -> list[Tap]:
+        settings = self._settings.predictions
+        if not settings.enabled:
+            return []
+        return [PredictionsTap(self._store, keys.predictions(part.index), str(job.input),
+                               settings.id_columns, datetime.now(UTC))]
+
+    def _rows_before(self, job: Job, plan: Plan, part: Part) -> int:
+        """Data rows in the file before this part: counted from the bytes (errors only)."""
+        if not plan.by_bytes:
+            return part.first_row
+        if part.index == 0:
+            return 0
+        lines = 1  # the line break at or after start - 1 ends the part's last line before
+        with self._store.open_range(job.input, 0, plan.input_etag) as stream:
+            remaining = part.start - 1
+            while remaining > 0 and (chunk := stream.read(min(remaining, 1 << 20))):
+                lines += chunk.count(b"\n")
+                remaining -= len(chunk)
+        return lines - (1 if plan.header else 0)
+
+    def fail(self, job: Job) -> bool:
+        """Mark the job failed and remove its temporary objects; True for the first caller."""
+        keys = self.keys(job)
+        first = self._store.put_new(keys.failed, b'{"failed": true}')
+        self.clear(keys)
+        return first
+
+    def clear(self, keys: SplitKeys) -> None:
+        """Remove every object of the job's split folder (the lifecycle rule is the net)."""
+        for key in list(self._store.list_keys(keys.folder)):
+            with contextlib.suppress(PermanentError):
+                self._store.delete(S3Uri(keys.folder.bucket, key))
+
+    def _exists(self, uri: S3Uri) -> bool:
+        try:
+            self._store.head(uri)
+        except MissingObject:
+            return False
+        return True
+
+
+def _part(plan: Plan, job: Job) -> Part:
+    assert job.part is not None
+    if job.part >= len(plan.parts):
+        raise PermanentError(f"part {job.part} is not in the plan ({len(plan.parts)} parts)")
+    return plan.parts[job.part]
+
+
+def _no_stream() -> BinaryIO:
+    raise AssertionError("this part is read the other way")
