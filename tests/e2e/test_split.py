@@ -114,3 +114,150 @@ def test_split_inputs_give_the_unsplit_output_row_for_row(s3, sqs, trained, star
     assert temporary_objects(s3) == [] and queue_depth(sqs, DLQ) == 0
     progress = [e for w in workers for e in w.events() if e.get("event") == "split_progress"]
     assert max(e["parts_done"] for e in progress) == max(e["parts"] for e in progress)
+
+
+def test_a_part_worker_killed_mid_part_is_redone_and_the_output_is_exact(
+        s3, sqs, trained, start_worker) -> None:
+    body = numbered_csv(2000)  # ~35 MB in 3 parts: long enough to be killed inside one
+    s3.put_object(Bucket=BUCKET, Key="staging/kill.csv", Body=body)
+    cli("send", f"s3://{BUCKET}/staging/kill.csv", "--output", f"s3://{BUCKET}/split/kill.csv",
+        "--split-bytes", "12000000")
+    victim = start_worker("--concurrency", "1")
+    victim.wait_for(lambda: bool(s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads")) and
+                    any(e.get("outcome") == "split" for e in victim.events()), timeout=60)
+    victim.signal(signal.SIGKILL)
+    victim.process.wait()
+    assert not exists(s3, "split/kill.csv")
+    survivors = [start_worker("--concurrency", "1") for _ in range(2)]
+    send_job(sqs, job_id="whole-kill", input=f"s3://{BUCKET}/staging/kill.csv",
+             output=f"s3://{BUCKET}/whole/kill.csv", split_bytes=0)
+    survivors[0].wait_for(lambda: exists(s3, "split/kill.csv") and exists(s3, "whole/kill.csv")
+                          and queue_depth(sqs) == 0, timeout=180)
+    assert get(s3, "split/kill.csv") == get(s3, "whole/kill.csv")
+    redone = [r for r in ledger(s3) if r["outcome"] == "part" and r["receive_count"] == 2]
+    assert len(redone) == 1  # the part the victim held, delivered again
+    assert temporary_objects(s3) == [] and queue_depth(sqs, DLQ) == 0
+
+
+def row_offsets(body: bytes) -> list[int]:
+    """Each data row's first byte in the file."""
+    offsets, position = [], body.index(b"\n") + 1
+    while position < len(body):
+        offsets.append(position)
+        position = body.index(b"\n", position) + 1
+    return offsets
+
+
+def test_one_bad_cell_dead_letters_the_whole_job_naming_part_and_row(
+        s3, sqs, trained, start_worker) -> None:
+    from arq_batch.core.split import byte_parts
+
+    body = bytearray(numbered_csv(200))  # ~3.3 MB in 4 parts
+    bad_row = 50_000  # 0-based data row, in the third part
+    start = row_offsets(bytes(body))[bad_row]
+    cell = start
+    for _ in range(3):  # past id, species and island: the row's bill_length_mm
+        cell = body.index(b",", cell) + 1
+    end = body.index(b",", cell)
+    body[cell:end] = b"abc"
+    parts = byte_parts(len(body), 900_000)
+    part = next(p.index for p in parts if p.start <= start < p.end)
+    assert part == 2
+    s3.put_object(Bucket=BUCKET, Key="staging/cell.csv", Body=bytes(body))
+    cli("send", f"s3://{BUCKET}/staging/cell.csv", "--split-bytes", "900000")
+    workers = [start_worker("--concurrency", "1") for _ in range(2)]
+    workers[0].wait_for(lambda: queue_depth(sqs) == 0 and queue_depth(sqs, DLQ) == 1,
+                        timeout=120)
+    [dead] = dead_letter_bodies(sqs)
+    assert dead["input"] == f"s3://{BUCKET}/staging/cell.csv" and "part" not in dead
+    report = json.loads(get(s3, "data/errors/staging/cell.csv.json"))
+    assert report["job"]["part"] == part and report["error"] == "data_error"
+    [bad] = report["detail"]["bad_rows"]
+    assert (bad["row"], bad["column"]) == (bad_row + 1, "bill_length_mm")
+    assert not exists(s3, "data/output/staging/cell.csv")
+    workers[0].wait_for(lambda: temporary_objects(s3) == [], timeout=30)
+    assert [r["job_id"] for r in ledger(s3) if r["outcome"] == "dead"] == [dead["job_id"]]
+
+
+def test_a_csv_with_quoted_line_breaks_is_scored_whole_and_right(
+        s3, sqs, trained, start_worker) -> None:
+    rows = [b'%d,"note %d\nsecond line, with a comma",' % (i, i) + row
+            for i, row in enumerate(ROWS * 40)]
+    body = b"id,note," + HEADER + b"".join(rows)
+    s3.put_object(Bucket=BUCKET, Key="staging/quoted.csv", Body=body)
+    cli("send", f"s3://{BUCKET}/staging/quoted.csv", "--output",
+        f"s3://{BUCKET}/split/quoted.csv", "--split-bytes", "200000")
+    worker = start_worker("--concurrency", "2")
+    worker.wait_for(lambda: exists(s3, "split/quoted.csv") and queue_depth(sqs) == 0,
+                    timeout=120)
+    quoted = pacsv.ParseOptions(newlines_in_values=True)
+    scored = pacsv.read_csv(io.BytesIO(get(s3, "split/quoted.csv")), parse_options=quoted)
+    assert scored.column("id").to_pylist() == list(range(len(ROWS) * 40))
+    assert scored.column("note").to_pylist()[:2] == ["note 0\nsecond line, with a comma",
+                                                     "note 1\nsecond line, with a comma"]
+    assert [e.get("event") for e in worker.events()].count("split_unsafe") == 1
+    send_job(sqs, job_id="whole-quoted", input=f"s3://{BUCKET}/staging/quoted.csv",
+             output=f"s3://{BUCKET}/whole/quoted.csv", split_bytes=0)
+    worker.wait_for(lambda: exists(s3, "whole/quoted.csv"), timeout=60)
+    assert get(s3, "split/quoted.csv") == get(s3, "whole/quoted.csv")
+    worker.wait_for(lambda: temporary_objects(s3) == [] and queue_depth(sqs) == 0, timeout=30)
+    assert queue_depth(sqs, DLQ) == 0
+
+
+def test_two_workers_racing_to_assemble_produce_one_output(s3, sqs, trained,
+                                                           monkeypatch) -> None:
+    import threading
+
+    from arq_batch.aws.model_store import ModelStore
+    from arq_batch.aws.s3 import S3Store
+    from arq_batch.aws.sqs import SqsQueue
+    from arq_batch.core import messages
+    from arq_batch.core.settings import load_settings
+    from arq_batch.worker import assembly
+    from arq_batch.worker.runner import JobRunner
+
+    settings = load_settings()
+    store, queue = S3Store.of(settings), SqsQueue(settings.queue, settings.dlq_name)
+    s3.put_object(Bucket=BUCKET, Key="staging/race.csv", Body=numbered_csv(100))
+    send_job(sqs, job_id="race", input=f"s3://{BUCKET}/staging/race.csv",
+             output=f"s3://{BUCKET}/split/race.csv", split_bytes=500_000)
+    runner = JobRunner(store, ModelStore(store, settings), settings, queue)
+
+    def jobs() -> list[messages.Job]:
+        received = queue.receive(10, 1)
+        queue.delete(received)
+        return [job for m in received for job in messages.parse(m, settings.buckets)]
+
+    [whole] = jobs()
+    assert runner.run(whole).kind == "split"
+    parts = sorted(jobs(), key=lambda job: job.part or 0)
+    assert len(parts) == 4
+    for job in parts[:-2]:
+        assert runner.run(job).assembled is None
+    # The last two parts both mark themselves done, then both look: each sees all done.
+    marked = threading.Barrier(2, timeout=30)
+    mark = assembly.Parts._mark
+
+    def mark_then_wait(self, keys, index, rows):
+        result = mark(self, keys, index, rows)
+        marked.wait()
+        return result
+
+    monkeypatch.setattr(assembly.Parts, "_mark", mark_then_wait)
+    results: list = []
+    racers = [threading.Thread(target=lambda j=job: results.append(
+        JobRunner(store, ModelStore(store, settings), settings, queue).run(j)))
+        for job in parts[-2:]]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join()
+    assert len(results) == 2 and [r.assembled is not None for r in results].count(True) == 1
+    uploads = s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])
+    assert uploads == [] and temporary_objects(s3) == []
+    monkeypatch.setattr(assembly.Parts, "_mark", mark)
+    send_job(sqs, job_id="race-whole", input=f"s3://{BUCKET}/staging/race.csv",
+             output=f"s3://{BUCKET}/whole/race.csv", split_bytes=0)
+    [reference] = jobs()
+    runner.run(reference)
+    assert get(s3, "split/race.csv") == get(s3, "whole/race.csv")

@@ -93,7 +93,7 @@ class Parts:
         """Mark a part done; False (and nothing of it left) if its job failed meanwhile."""
         self._store.put_bytes(keys.done(index, rows), b"")
         if self.splitter.read_plan(keys) is None or self._failed(keys):
-            self.splitter.clear(keys)
+            self.splitter.drop(keys, index, rows)
             return False
         return True
 

@@ -160,17 +160,30 @@ class Splitter:
         return lines - (1 if plan.header else 0)
 
     def fail(self, job: Job) -> bool:
-        """Mark the job failed and remove its temporary objects; True for the first caller."""
+        """Fail the job and remove its temporary objects; True only for the one caller that
+        does so (that one reports the failure, or re-sends an unsplittable job whole)."""
         keys = self.keys(job)
-        first = self._store.put_new(keys.failed, b'{"failed": true}')
+        if not self._store.put_new(keys.failed, b'{"failed": true}'):
+            return False  # another part failed it first, and clears up
+        if self.read_plan(keys) is None:  # too late: the job was cleared already
+            self._store.delete(keys.failed)
+            return False
         self.clear(keys)
-        return first
+        return True
 
     def clear(self, keys: SplitKeys) -> None:
-        """Remove every object of the job's split folder (the lifecycle rule is the net)."""
-        for key in list(self._store.list_keys(keys.folder)):
+        """Remove the job's split folder: the plan first (parts that see it gone leave
+        nothing behind), ``failed.json`` last (so no second part claims the failure)."""
+        found = set(self._store.list_keys(keys.folder)) - {keys.plan.key, keys.failed.key}
+        for key in [keys.plan.key, *sorted(found), keys.failed.key]:
             with contextlib.suppress(PermanentError):
                 self._store.delete(S3Uri(keys.folder.bucket, key))
+
+    def drop(self, keys: SplitKeys, index: int, rows: int) -> None:
+        """Remove one part's objects (its job failed while it ran)."""
+        for uri in (keys.output(index), keys.predictions(index), keys.done(index, rows)):
+            with contextlib.suppress(PermanentError):
+                self._store.delete(uri)
 
     def _exists(self, uri: S3Uri) -> bool:
         try:
