@@ -12,7 +12,6 @@ provisioning goes on. AWS and the emulator support every feature.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,17 +19,21 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from arq_batch.aws import clients
+from arq_batch.aws import provision_queues as queues
 from arq_batch.aws.faults import classify
 from arq_batch.core.settings import Settings
 
 NOTIFICATION_ID = "arq-batch-input"
 LIFECYCLE_ID = "arq-batch-abort-incomplete-uploads"
+SPLITS_RULE_ID = "arq-batch-expire-stale-splits"
+SPLITS_DAYS = 7  # a split job's temporary objects that its workers could not remove
 # What follows when a store lacks a feature, said once here for the CLI and the docs.
 FOLLOWS = {
     "default encryption": "objects are still written with server-side encryption headers; "
                           "whether the store encrypts them is the store's business",
     "public access block": "the bucket's access is whatever the store's own policy gives",
-    "lifecycle": "incomplete multipart uploads of failed jobs are not expired by the store",
+    "lifecycle": "incomplete multipart uploads of failed jobs, and split jobs' temporary "
+                 "objects a crash left behind, are not expired by the store",
     "event notifications": "new objects under the input prefix do not become jobs by "
                            "themselves: run `arq-batch watch` beside the workers",
 }
@@ -76,12 +79,13 @@ def provision(settings: Settings, s3: Any = None, sqs: Any = None) -> Provisione
     try:
         done.changes += _create_bucket(s3, settings.bucket)
         _bucket_features(s3, settings, done)
-        dlq_url, dlq_changes = _queue(sqs, settings.dlq_name, _dlq_attributes(settings))
-        dlq_arn = _arn(sqs, dlq_url)
-        queue_url, queue_changes = _queue(sqs, settings.queue, {})
-        queue_arn = _arn(sqs, queue_url)
-        attributes = _queue_attributes(settings, dlq_arn, queue_arn)
-        queue_changes += _set_attributes(sqs, queue_url, settings.queue, attributes)
+        dlq_url, dlq_changes = queues.queue(sqs, settings.dlq_name,
+                                            queues.dlq_attributes(settings))
+        dlq_arn = queues.arn(sqs, dlq_url)
+        queue_url, queue_changes = queues.queue(sqs, settings.queue, {})
+        queue_arn = queues.arn(sqs, queue_url)
+        attributes = queues.queue_attributes(settings, dlq_arn, queue_arn)
+        queue_changes += queues.set_attributes(sqs, queue_url, settings.queue, attributes)
         done.changes += dlq_changes + queue_changes
         done.feature("event notifications", lambda: _notification(s3, settings, queue_arn))
     except ClientError as exc:
@@ -105,7 +109,7 @@ def _bucket_features(s3: Any, settings: Settings, done: Provisioned) -> None:
     bucket = settings.bucket
     done.feature("default encryption", lambda: _encryption(s3, settings))
     done.feature("public access block", lambda: _public_access_block(s3, bucket))
-    done.feature("lifecycle", lambda: _lifecycle(s3, bucket))
+    done.feature("lifecycle", lambda: _lifecycle(s3, bucket, settings.prefixes.splits))
 
 
 def _encryption(s3: Any, settings: Settings) -> list[str]:
@@ -146,17 +150,24 @@ def _read_back(applied: bool) -> None:
                           "reads back none of it)")
 
 
-def _lifecycle(s3: Any, bucket: str) -> list[str]:
+def _lifecycle(s3: Any, bucket: str, splits: str) -> list[str]:
+    wanted = {
+        LIFECYCLE_ID: ({"ID": LIFECYCLE_ID, "Status": "Enabled", "Filter": {"Prefix": ""},
+                        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}},
+                       "aborting incomplete uploads"),
+        SPLITS_RULE_ID: ({"ID": SPLITS_RULE_ID, "Status": "Enabled",
+                          "Filter": {"Prefix": splits}, "Expiration": {"Days": SPLITS_DAYS}},
+                         f"expiring {splits} after {SPLITS_DAYS} days"),
+    }
     rules = _get(s3.get_bucket_lifecycle_configuration, "Rules", Bucket=bucket) or []
-    if any(r.get("ID") == LIFECYCLE_ID for r in rules):
+    missing = [name for name in wanted if all(r.get("ID") != name for r in rules)]
+    if not missing:
         return []
-    rule = {"ID": LIFECYCLE_ID, "Status": "Enabled", "Filter": {"Prefix": ""},
-            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}}
-    s3.put_bucket_lifecycle_configuration(Bucket=bucket,
-                                          LifecycleConfiguration={"Rules": [*rules, rule]})
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={
+        "Rules": [*rules, *(wanted[name][0] for name in missing)]})
     rules = _get(s3.get_bucket_lifecycle_configuration, "Rules", Bucket=bucket) or []
-    _read_back(any(r.get("ID") == LIFECYCLE_ID for r in rules))
-    return [f"added a lifecycle rule aborting incomplete uploads in {bucket}"]
+    _read_back(all(any(r.get("ID") == name for r in rules) for name in missing))
+    return [f"added a lifecycle rule {wanted[name][1]} in {bucket}" for name in missing]
 
 
 def _get(call: Any, field: str, **kwargs: Any) -> Any:
@@ -172,55 +183,6 @@ def _get(call: Any, field: str, **kwargs: Any) -> Any:
 def _sse_rule(config: Any) -> Any:
     rules = (config or {}).get("Rules") or [{}]
     return rules[0].get("ApplyServerSideEncryptionByDefault")
-
-
-def _queue(sqs: Any, name: str, attributes: dict[str, str]) -> tuple[str, list[str]]:
-    try:
-        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
-    except sqs.exceptions.QueueDoesNotExist:
-        return sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"], [
-            f"created queue {name}"]
-    return url, _set_attributes(sqs, url, name, attributes)
-
-
-def _set_attributes(sqs: Any, url: str, name: str, wanted: dict[str, str]) -> list[str]:
-    current = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-    differ = {k: v for k, v in wanted.items() if not _same_attribute(current.get(k), v)}
-    if not differ:
-        return []
-    sqs.set_queue_attributes(QueueUrl=url, Attributes=differ)
-    return [f"set {', '.join(sorted(differ))} on queue {name}"]
-
-
-def _same_attribute(current: str | None, wanted: str) -> bool:
-    if current is None:
-        return False
-    if wanted.startswith("{"):  # policies compare as JSON, not as text
-        return bool(json.loads(current) == json.loads(wanted))
-    return current == wanted
-
-
-def _arn(sqs: Any, url: str) -> str:
-    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
-    return str(attrs["QueueArn"])
-
-
-def _dlq_attributes(settings: Settings) -> dict[str, str]:
-    return {"MessageRetentionPeriod": str(settings.queue_settings.retention_seconds)}
-
-
-def _queue_attributes(settings: Settings, dlq_arn: str, queue_arn: str) -> dict[str, str]:
-    q = settings.queue_settings
-    policy = {"Version": "2012-10-17", "Statement": [{
-        "Sid": "AllowS3ToSend", "Effect": "Allow",
-        "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sqs:SendMessage",
-        "Resource": queue_arn,
-        "Condition": {"ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{settings.bucket}"}}}]}
-    redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": q.max_receive_count}
-    return {"VisibilityTimeout": str(q.visibility_timeout),
-            "ReceiveMessageWaitTimeSeconds": str(q.wait_time_seconds),
-            "MessageRetentionPeriod": str(q.retention_seconds),
-            "RedrivePolicy": json.dumps(redrive), "Policy": json.dumps(policy)}
 
 
 def _notification(s3: Any, settings: Settings, queue_arn: str) -> list[str]:

@@ -21,19 +21,7 @@ MODEL_HELP = "a model run folder (s3://BUCKET/model/output/RUN_ID/) or, for scor
 
 def register(commands: Commands, common: argparse.ArgumentParser) -> None:
     """Add ``send``, ``worker``, ``score`` and ``dlq``."""
-    send = add_command(commands, common, "send", cmd_send, "enqueue one scoring job",
-                       "Send one job message to the queue; a worker scores it. Uploading a file\n"
-                       "under data/input/ does the same through the S3 notification.")
-    send.add_argument("input_uri", metavar="INPUT_URI", help="the s3:// URI of the file to score")
-    send.add_argument("--output", metavar="URI",
-                      help="where to write the scored file (default: the input's key with "
-                           "data/input/ replaced by data/output/)")
-    send.add_argument("--model", metavar="URI", help=MODEL_HELP)
-    send.add_argument("--split-bytes", type=_size, metavar="N",
-                      help="split the input into parts of about N bytes scored by many "
-                           "workers (CSV, JSON Lines, Parquet; default: worker.split_bytes "
-                           "in the config; 0: never)")
-    _add_job_options(send)
+    _add_send(commands, common)
     worker = add_command(commands, common, "worker", cmd_worker,
                          "run the batch scoring worker until stopped",
                          "Long-poll the queue and score each job's input into its output.\n"
@@ -60,6 +48,22 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
     dlq.add_argument("action", choices=("list", "redrive"),
                      help="list: every dead-lettered message with its error; redrive: send "
                           "them all back to the main queue")
+
+
+def _add_send(commands: Commands, common: argparse.ArgumentParser) -> None:
+    send = add_command(commands, common, "send", cmd_send, "enqueue one scoring job",
+                       "Send one job message to the queue; a worker scores it. Uploading a file\n"
+                       "under data/input/ does the same through the S3 notification.")
+    send.add_argument("input_uri", metavar="INPUT_URI", help="the s3:// URI of the file to score")
+    send.add_argument("--output", metavar="URI",
+                      help="where to write the scored file (default: the input's key with "
+                           "data/input/ replaced by data/output/)")
+    send.add_argument("--model", metavar="URI", help=MODEL_HELP)
+    send.add_argument("--split-bytes", type=_size, metavar="N",
+                      help="split the input into parts of about N bytes scored by many "
+                           "workers (CSV, JSON Lines, Parquet; default: worker.split_bytes "
+                           "in the config; 0: never)")
+    _add_job_options(send)
 
 
 def _add_job_options(command: argparse.ArgumentParser) -> None:
