@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint test-slow test-container bench bench-quick bench-formats bench-dataset bench-memory bench-options bench-stores bench-serve soak clean
+.PHONY: demo test lint test-slow test-container test-spark bench-split bench bench-quick bench-formats bench-dataset bench-memory bench-options bench-stores bench-serve soak clean
 
 $(STAMP): requirements*.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -35,6 +35,14 @@ test:  ## lint, the quick benchmark's agreement check, then the test suite
 
 test-slow: $(STAMP)  ## long measurements (1 GB file), not part of make test
 	$(PY) -m pytest -q -m slow
+
+SPARK_STAMP := $(VENV)/.spark-installed
+$(SPARK_STAMP): $(STAMP) requirements-spark.txt
+	$(PY) -m pip install --quiet -r requirements-spark.txt
+	touch $@
+
+test-spark: $(SPARK_STAMP)  ## arq_batch.spark.score in PySpark's local mode against the emulator
+	$(PY) -m pytest -q -m spark
 
 test-container: $(STAMP)  ## build the image with podman and run it as worker and endpoint
 	eval "$$(tests/container/podman-setup.sh)" && $(PY) -m pytest -q -m container

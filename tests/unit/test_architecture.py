@@ -14,7 +14,7 @@ from arq_batch.cli.main import build_parser
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "arq_batch"
 
-# Layers, lowest first: core -> aws -> worker | training | serving | query -> cli.
+# Layers, lowest first: core -> aws -> worker | training | serving | query | spark -> cli.
 # Each package may import itself and the packages listed; siblings never import each other.
 ALLOWED = {
     "core": {"core"},
@@ -24,13 +24,14 @@ ALLOWED = {
     "serving": {"core", "aws", "serving"},
     "query": {"core", "aws", "query"},
     "cli": {"core", "aws", "worker", "training", "serving", "query", "cli"},
+    "spark": {"core", "aws", "spark"},  # an integration: nothing imports it
 }
 # Libraries that belong to one part only.
 OWNED = {
     "boto3": {"aws"}, "botocore": {"aws"},
     "starlette": {"serving"}, "uvicorn": {"serving"},
     "sklearn": {"training"}, "pandas": {"training"},
-    "duckdb": {"query"},
+    "duckdb": {"query"}, "pyspark": {"spark"},
 }
 MAX_MODULE_LINES = 250
 MAX_FUNCTION_LINES = 40
