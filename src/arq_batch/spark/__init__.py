@@ -7,7 +7,7 @@ pickle) as the worker, ``score`` and the endpoint. The driver resolves the model
 (``latest`` becomes one run, so every executor scores with the same model) and each
 executor's Python worker fetches and hash-checks it once, then keeps it.
 
-Layer: above ``core`` and ``aws``, beside ``worker``; nothing imports it. Needs the
+May import: core, aws (beside worker; nothing imports it). Needs the
 ``[spark]`` extra (PySpark); the rest of arq-batch never imports PySpark.
 """
 
