@@ -204,7 +204,7 @@ def test_a_csv_with_quoted_line_breaks_is_scored_whole_and_right(
     assert queue_depth(sqs, DLQ) == 0
 
 
-def test_two_workers_racing_to_assemble_produce_one_output(s3, sqs, trained,
+def test_two_workers_racing_to_assemble_produce_one_output_and_status_shows_progress(s3, sqs, trained,
                                                            monkeypatch) -> None:
     import threading
 
@@ -232,8 +232,11 @@ def test_two_workers_racing_to_assemble_produce_one_output(s3, sqs, trained,
     assert runner.run(whole).kind == "split"
     parts = sorted(jobs(), key=lambda job: job.part or 0)
     assert len(parts) == 4
-    for job in parts[:-2]:
-        assert runner.run(job).assembled is None
+    rows = [runner.run(job).rows for job in parts[:-2]]
+    [progress] = json.loads(cli("status", "--json").stdout)["split_jobs"]
+    assert progress == {"job_id": "race", "input": f"s3://{BUCKET}/staging/race.csv",
+                        "parts_done": 2, "parts": 4, "rows": sum(rows), "failed": False}
+    assert "race  2 of 4 parts done" in cli("status").stdout
     # The last two parts both mark themselves done, then both look: each sees all done.
     marked = threading.Barrier(2, timeout=30)
     mark = assembly.Parts._mark

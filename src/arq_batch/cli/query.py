@@ -78,12 +78,13 @@ def current_status(settings: Settings) -> Status:
     from arq_batch.aws.model_store import ModelStore
     from arq_batch.aws.s3 import S3Store
     from arq_batch.aws.sqs import SqsQueue
-    from arq_batch.query.status import Status, job_figures
+    from arq_batch.query.status import Status, job_figures, split_progress
 
-    queue = SqsQueue(settings.queue, settings.dlq_name)
-    current = ModelStore(S3Store.of(settings), settings).latest_run_id()
+    queue, store = SqsQueue(settings.queue, settings.dlq_name), S3Store.of(settings)
+    current = ModelStore(store, settings).latest_run_id()
     return Status(queue.depth(), queue.depth(dead_letters=True), current,
-                  **job_figures(engine_for(settings), datetime.now(UTC)))
+                  **job_figures(engine_for(settings), datetime.now(UTC)),
+                  split_jobs=split_progress(store, settings.bucket, settings.prefixes))
 
 
 def status_text(s: Status) -> str:
@@ -98,6 +99,10 @@ def status_text(s: Status) -> str:
     lines.append("failures    " + ("none in the last week" if not s.last_failures else ""))
     lines += [f"  {f['finished_at'][:19]}  {f['outcome']:<5}  {f['input']}  "
               f"{f['error_class']}: {f['error_message']}" for f in s.last_failures]
+    lines.append("split jobs  " + ("none in progress" if not s.split_jobs else ""))
+    lines += [f"  {j['job_id']}  {j['parts_done']} of {j['parts']} parts done, {j['rows']:,} "
+              f"rows so far{' (failed, clearing up)' if j['failed'] else ''}  {j['input']}"
+              for j in s.split_jobs]
     return "\n".join(lines)
 
 

@@ -10,6 +10,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from arq_batch.core.errors import MissingObject
+from arq_batch.core.ports import ObjectStore
+from arq_batch.core.settings import Prefixes
+from arq_batch.core.split import Plan, SplitKeys
+from arq_batch.core.uris import S3Uri
 from arq_batch.query.engine import QueryEngine
 
 _COUNTS = """
@@ -40,6 +45,7 @@ class Status:
     p50_job_seconds: float | None = None
     p95_job_seconds: float | None = None
     last_failures: list[dict[str, Any]] = field(default_factory=list)
+    split_jobs: list[dict[str, Any]] = field(default_factory=list)  # in progress now
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields."""
@@ -65,3 +71,25 @@ def job_figures(engine: QueryEngine, now: datetime) -> dict[str, Any]:
 
 def _rounded(value: float | None) -> float | None:
     return None if value is None else round(float(value), 3)
+
+
+def split_progress(store: ObjectStore, bucket: str, prefixes: Prefixes) -> list[dict[str, Any]]:
+    """Split jobs in progress, from their folders: parts done of all, rows so far."""
+    folders: dict[str, list[str]] = {}
+    for key in store.list_keys(S3Uri(bucket, prefixes.splits)):
+        folder = key[len(prefixes.splits):].split("/", 1)[0]
+        folders.setdefault(folder, []).append(key)
+    jobs = []
+    for folder, keys in sorted(folders.items()):
+        split = SplitKeys(S3Uri(bucket, f"{prefixes.splits}{folder}/"))
+        if split.plan.key not in keys:
+            continue  # being cleared away
+        try:
+            plan = Plan.parse(store.get_bytes(split.plan))
+        except MissingObject:
+            continue
+        done = split.done_parts(keys)
+        jobs.append({"job_id": plan.job["job_id"], "input": plan.job["input"],
+                     "parts_done": len(done), "parts": len(plan.parts),
+                     "rows": sum(done.values()), "failed": split.failed.key in keys})
+    return jobs
