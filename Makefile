@@ -71,6 +71,9 @@ bench-options: $(STAMP)  ## the 1M-row CSV job with Batch Transform's job option
 bench-stores: $(STAMP)  ## the 1M-row job on the emulator and on rclone's S3 server
 	$(PY) bench/stores.py
 
+bench-split: $(STAMP)  ## a ~2 GB CSV whole by one worker, then split across 2 and 4 (about 10 min)
+	$(PY) bench/split.py --rows 18000000
+
 bench-memory: $(STAMP)  ## the worker's peak RSS over its floor, start-up and one-job time
 	$(PY) bench/memory.py --big --write
 

@@ -115,3 +115,13 @@ def test_compose_copies_big_parts_server_side_and_joins_small_ones() -> None:
     assert got["Metadata"] == {"model-run-id": "r"} and got["ServerSideEncryption"] == "AES256"
     # 6 MB copied whole; 4 MB of the 12 MB top the 1 MB up to a part; the rest is copied
     assert copies == [f"bytes=0-{6 * mb - 1}", f"bytes={4 * mb}-{12 * mb - 1}"]
+
+
+def test_compose_pieces_are_legal_parts_in_order() -> None:
+    from arq_batch.aws.s3_compose import MIN_PART, pieces
+
+    a, b, c = (S3Uri("bkt", k) for k in "abc")
+    got = pieces([(a, 100), (b, 0), (c, MIN_PART + 10)])
+    assert got == [("bytes", [(a, 0, 100), (c, 0, MIN_PART - 100)]),
+                   ("bytes", [(c, MIN_PART - 100, MIN_PART + 10)])]
+    assert pieces([]) == [("bytes", [])]  # an empty object is one empty part

@@ -75,12 +75,12 @@ class S3Store:
         """A seekable file served by ranged GETs (Parquet reads its footer first)."""
         return cast(BinaryIO, RangeReader(self._s3, uri, size))
 
-    def open_range(self, uri: S3Uri, start: int, etag: str) -> BinaryIO:
-        """A stream from byte ``start`` to the end; a changed object (another ETag) is a
+    def open_range(self, uri: S3Uri, start: int, end: int, etag: str) -> BinaryIO:
+        """A stream of bytes ``[start, end)``; a changed object (another ETag) is a
         permanent error, so parts of one split job all read the same version."""
         try:
-            r = self._s3.get_object(Bucket=uri.bucket, Key=uri.key, Range=f"bytes={start}-",
-                                    IfMatch=f'"{etag}"')
+            r = self._s3.get_object(Bucket=uri.bucket, Key=uri.key,
+                                    Range=f"bytes={start}-{end - 1}", IfMatch=f'"{etag}"')
         except Exception as exc:
             raise classify(exc) from exc
         return cast(BinaryIO, StreamReader(r["Body"]))

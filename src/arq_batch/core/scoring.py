@@ -85,7 +85,12 @@ class LinearScorer:
         if self.numeric:
             x = np.column_stack([_numbers(batch.column(n), n) for n in self.numeric])
             x = np.where(np.isnan(x), self.num_fill, x)
-            z += ((x - self.num_mean) / self.num_scale) @ self.num_coef
+            standard = (x - self.num_mean) / self.num_scale
+            # Feature by feature, not a matrix product: BLAS sums in an order that depends
+            # on the batch's size and alignment, so one row could score 1 ulp apart in two
+            # batchings (a split job's parts against the whole file). This order is fixed.
+            for j in range(len(self.numeric)):
+                z += standard[:, j, None] * self.num_coef[j]
         for name, fill, values, coef in zip(self.categorical, self.cat_fill, self.cat_values,
                                             self.cat_coef, strict=True):
             index = pc.index_in(_categories(batch.column(name), fill, name), value_set=values)

@@ -11,6 +11,7 @@ job's temporary objects. Every step can be redone: a redelivered part finds its 
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 from collections.abc import Callable
@@ -34,6 +35,7 @@ from arq_batch.core.transform import Source, Tap, transform
 from arq_batch.core.uris import S3Uri
 
 logger = logging.getLogger(__name__)
+TAIL = 1024 * 1024  # read past a part's range, a window at a time, to end its last line
 
 
 class Splitter:
@@ -95,7 +97,8 @@ class Splitter:
     def _header(self, job: Job, info: ObjectInfo) -> str:
         """The first line, which parts after the first read before their own lines; ""
         when it is data (a headerless CSV)."""
-        with self._store.open_range(job.input, 0, info.etag) as stream:
+        window = _Windows(self._store, job.input, info.etag, 0, info.size, TAIL)
+        with io.BufferedReader(window) as stream:
             line = stream.readline(csv.MAX_BLOCK_BYTES)
         text = line.decode("utf-8-sig", errors="replace")
         return "" if csv.first_row_is_data(text) else text
@@ -133,8 +136,10 @@ class Splitter:
         prefix = plan.header.encode() if part.index and plan.header else b""
 
         def lines() -> BinaryIO:
-            raw = self._store.open_range(job.input, max(0, part.start - 1), plan.input_etag)
-            return cast(BinaryIO, LineRange(raw, part.start, part.end, prefix,
+            start = max(0, part.start - 1)
+            raw = _Windows(self._store, job.input, plan.input_etag, start, plan.input_size,
+                           part.end - start + TAIL)
+            return cast(BinaryIO, LineRange(cast(BinaryIO, raw), part.start, part.end, prefix,
                                             quotes=shape.source.kind == "csv"))
         return Source(shape.source, lines, _no_stream, part.index)
 
@@ -152,11 +157,11 @@ class Splitter:
         if part.index == 0:
             return 0
         lines = 1  # the line break at or after start - 1 ends the part's last line before
-        with self._store.open_range(job.input, 0, plan.input_etag) as stream:
-            remaining = part.start - 1
-            while remaining > 0 and (chunk := stream.read(min(remaining, 1 << 20))):
-                lines += chunk.count(b"\n")
-                remaining -= len(chunk)
+        if part.start > 1:
+            with self._store.open_range(job.input, 0, part.start - 1,
+                                        plan.input_etag) as stream:
+                while chunk := stream.read(1 << 20):
+                    lines += chunk.count(b"\n")
         return lines - (1 if plan.header else 0)
 
     def fail(self, job: Job) -> bool:
@@ -202,3 +207,38 @@ def _part(plan: Plan, job: Job) -> Part:
 
 def _no_stream() -> BinaryIO:
     raise AssertionError("this part is read the other way")
+
+
+class _Windows(io.RawIOBase):
+    """An object's bytes from ``start`` on, in bounded ranged GETs: ``first`` bytes, then
+    ``TAIL`` at a time. A part's reader stops soon after its range; an open-ended GET
+    would have the store send (and moto build in memory) the rest of a huge file."""
+
+    def __init__(self, store: ObjectStore, uri: S3Uri, etag: str, start: int, size: int,
+                 first: int) -> None:
+        self._store, self._uri, self._etag, self._size = store, uri, etag, size
+        self._pos, self._window = start, first
+        self._stream: BinaryIO | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        while self._pos < self._size:
+            if self._stream is None:
+                end = min(self._size, self._pos + self._window)
+                self._stream, self._window = self._store.open_range(
+                    self._uri, self._pos, end, self._etag), TAIL
+            data = self._stream.read(len(buffer))
+            if data:
+                buffer[:len(data)] = data
+                self._pos += len(data)
+                return len(data)
+            self._stream.close()
+            self._stream = None
+        return 0
+
+    def close(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+        super().close()
