@@ -4,8 +4,8 @@ The same input (``--rows`` rows x 11 columns) and job three times against the mo
 server: split off (``split_bytes: 0``, what one worker does today), then planned into 8
 parts scored by 2 and by 4 ``arq-batch worker`` processes, already polling. Wall time
 runs from sending the job until its output exists (it appears only when complete); CPU
-seconds are the workers' and the moto server's over that time. Each output is read back and hashed: all three
-must be the same bytes. **limit** is what two cores allow at best: the whole run's
+seconds are the workers' and the moto server's over that time. Each output is read back
+and hashed: all three must be the same bytes. **limit** is what two cores allow at best: the whole run's
 worker and server CPU seconds spread perfectly over both cores.
 """
 

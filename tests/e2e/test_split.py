@@ -204,8 +204,8 @@ def test_a_csv_with_quoted_line_breaks_is_scored_whole_and_right(
     assert queue_depth(sqs, DLQ) == 0
 
 
-def test_two_workers_racing_to_assemble_produce_one_output_and_status_shows_progress(s3, sqs, trained,
-                                                           monkeypatch) -> None:
+def test_two_workers_racing_to_assemble_produce_one_output_and_status_shows_progress(
+        s3, sqs, trained, monkeypatch) -> None:
     import threading
 
     from arq_batch.aws.model_store import ModelStore
