@@ -5,8 +5,8 @@ server: split off (``split_bytes: 0``, what one worker does today), then planned
 parts scored by 2 and by 4 ``arq-batch worker`` processes, already polling. Wall time
 runs from sending the job until its output exists (it appears only when complete); CPU
 seconds are the workers' and the moto server's over that time. Each output is read back
-and hashed: all three must be the same bytes. **limit** is what two cores allow at best: the whole run's
-worker and server CPU seconds spread perfectly over both cores.
+and hashed: all three must be the same bytes. **limit** is what two cores allow at best:
+the whole run's worker and server CPU seconds spread perfectly over both cores.
 """
 
 from __future__ import annotations
