@@ -48,7 +48,7 @@ def queue_depth(sqs: Any, name: str = QUEUE) -> int:
     return sum(int(v) for v in attrs.values())
 
 
-def send_job(sqs: Any, **body: str) -> str:
+def send_job(sqs: Any, **body: Any) -> str:
     return str(sqs.send_message(QueueUrl=queue_url(sqs), MessageBody=json.dumps(body))["MessageId"])
 
 

@@ -63,6 +63,11 @@ class Plan:
         return cls(**{**body, "parts": tuple(Part(**p) for p in body["parts"])})
 
 
+def part_id(job_id: str, index: int) -> str:
+    """A part's id in the ledger and the logs: ``<job id>#part-00003``."""
+    return f"{job_id}#part-{index:05d}"
+
+
 def splittable(fmt: FileFormat) -> bool:
     """Whether a format can be read in parts: not compressed, and not RecordIO."""
     return fmt.kind in SPLITTABLE and not fmt.compression

@@ -19,10 +19,11 @@ from typing import Any
 from arq_batch.aws.faults import classify
 from arq_batch.core import messages
 from arq_batch.core.errors import ArqError, Cancelled, PermanentError
-from arq_batch.core.ledger import DEAD, DONE, RELEASED, RETRY, SKIPPED, LedgerRecord
+from arq_batch.core.ledger import DEAD, DONE, PART, RELEASED, RETRY, SKIPPED, LedgerRecord
 from arq_batch.core.messages import Job
 from arq_batch.core.ports import ObjectStore, Queue, QueueMessage
 from arq_batch.core.settings import Settings
+from arq_batch.core.split import part_id
 from arq_batch.worker import reports
 from arq_batch.worker.heartbeat import Heartbeat
 from arq_batch.worker.ledger import Ledger
@@ -114,7 +115,8 @@ class MessageHandler:
             if isinstance(error, PermanentError) or final:
                 return self._dead_letter(attempt, error)
             return self._retry(attempt, error)
-        outcome = SKIPPED if result.skipped else result.kind
+        # Plans and parts always settle as such; "skipped" is a whole job found done.
+        outcome = SKIPPED if result.skipped and result.kind == DONE else result.kind
         self._record(attempt, attempt.record(outcome, result), output_bytes=result.output_bytes)
         if result.assembled is not None:  # this part was the last: the split job is done
             whole = result.assembled
@@ -139,7 +141,9 @@ class MessageHandler:
             if not self._runner.abandon(job):  # another part failed it and reported first
                 self._heartbeat.hand_over([message])
                 self._queue.delete([message])
-                self._record(attempt, attempt.record(SKIPPED, error=error), logging.WARNING)
+                record = replace(attempt.record(PART, error=error),
+                                 job_id=part_id(job.job_id, job.part))
+                self._record(attempt, record, logging.WARNING)
                 return DEAD
         report = reports.write_report(self._store, self._settings, message, job, error)
         self._heartbeat.hand_over([message])

@@ -20,6 +20,7 @@ from arq_batch.core.ports import ObjectInfo, ObjectStore, ObjectWriter, Queue
 from arq_batch.core.predictions import PredictionsTap
 from arq_batch.core.settings import Settings
 from arq_batch.core.shaping import Shape
+from arq_batch.core.split import part_id
 from arq_batch.core.transform import Source, Tap, transform
 from arq_batch.core.uris import S3Uri
 from arq_batch.worker.assembly import Parts
@@ -45,7 +46,7 @@ class JobResult:
     def ledger_id(self) -> str:
         """The job id in the ledger: a plan and each part get their own beside the job's."""
         if self.kind == PART:
-            return f"{self.job.job_id}#part-{self.job.part:05d}"
+            return part_id(self.job.job_id, self.job.part or 0)
         return f"{self.job.job_id}#plan" if self.kind == SPLIT else self.job.job_id
 
 

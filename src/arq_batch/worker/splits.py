@@ -23,7 +23,7 @@ from arq_batch.core import layout
 from arq_batch.core.artifacts import Model
 from arq_batch.core.errors import DataError, MissingObject, PermanentError
 from arq_batch.core.formats import csv, parquet
-from arq_batch.core.formats.ranges import LineRange, SplitUnsafe
+from arq_batch.core.formats.ranges import LineRange
 from arq_batch.core.messages import Job
 from arq_batch.core.ports import ObjectInfo, ObjectStore, Queue
 from arq_batch.core.predictions import PredictionsTap
@@ -49,9 +49,17 @@ class Splitter:
         return SplitKeys.of(self._settings.bucket, self._settings.prefixes, job.job_id)
 
     def wanted(self, job: Job, shape: Shape, size: int) -> bool:
-        """Whether a whole job's input is large enough, and of a kind, to split."""
-        limit = self._settings.worker.split_bytes if job.split_bytes is None else job.split_bytes
-        return self._queue is not None and 0 < limit < size and splittable(shape.source)
+        """Whether a whole job's input is large enough, and of a kind, to split.
+
+        A CSV or JSON Lines input converted to another format is not: a conversion infers
+        column types from the first rows it sees, and each part would see other rows."""
+        same = shape.source.kind == "parquet" or shape.target.kind == shape.source.kind
+        return self._queue is not None and 0 < self._limit(job) < size and same and splittable(
+            shape.source)
+
+    def _limit(self, job: Job) -> int:
+        """The part size: the job's own, else the config's."""
+        return self._settings.worker.split_bytes if job.split_bytes is None else job.split_bytes
 
     def plan(self, job: Job, shape: Shape, info: ObjectInfo, model: Model, output: S3Uri,
              enqueued_at: datetime) -> Plan | None:
@@ -78,8 +86,7 @@ class Splitter:
 
     def _new_plan(self, job: Job, shape: Shape, info: ObjectInfo, model: Model,
                   output: S3Uri, enqueued_at: datetime) -> Plan | None:
-        limit = self._settings.worker.split_bytes if job.split_bytes is None else job.split_bytes
-        header = ""
+        limit, header = self._limit(job), ""
         if shape.source.kind == "parquet":
             sizes, rows = parquet.row_groups(self._store.open_seekable(job.input, info.size))
             parts = row_group_parts(sizes, rows, limit)
@@ -122,8 +129,6 @@ class Splitter:
                              shape=shape)
         except InvalidValues as exc:  # rows counted from the start of the file
             raise exc.shifted(self._rows_before(job, plan, part)) from None
-        except SplitUnsafe:
-            raise
         except DataError as exc:
             raise DataError(f"part {part.index} of {len(plan.parts)}: {exc}") from None
 
