@@ -124,10 +124,10 @@ def test_split_inputs_give_the_unsplit_output_row_for_row(s3, sqs, trained, star
 
 def test_a_part_worker_killed_mid_part_is_redone_and_the_output_is_exact(
         s3, sqs, trained, start_worker) -> None:
-    body = numbered_csv(2000)  # ~35 MB in 3 parts: long enough to be killed inside one
+    body = numbered_csv(1200)  # ~21 MB in 3 parts: long enough to be killed inside one
     s3.put_object(Bucket=BUCKET, Key="staging/kill.csv", Body=body)
     cli("send", f"s3://{BUCKET}/staging/kill.csv", "--output", f"s3://{BUCKET}/split/kill.csv",
-        "--split-bytes", "12000000")
+        "--split-bytes", "7000000")
     victim = start_worker("--concurrency", "1")
     victim.wait_for(lambda: bool(s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads")) and
                     any(e.get("outcome") == "split" for e in victim.events()), timeout=60)
