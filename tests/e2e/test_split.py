@@ -112,6 +112,7 @@ def test_split_inputs_give_the_unsplit_output_row_for_row(s3, sqs, trained, star
     assert {name: done[name]["rows"] for name in bodies} == {
         name: len(ROWS) * n for name, n in (("big.csv", 700), ("big.jsonl", 60),
                                             ("big.parquet", 100))}
+    assert done["big.csv"]["input_size"] == len(bodies["big.csv"])  # bytes-in metrics
     table = predictions(s3, done["big.csv"]["job_id"])
     assert table.column("row").to_pylist() == list(range(len(ROWS) * 700))
     scored = pacsv.read_csv(io.BytesIO(get(s3, "split/big.csv")))

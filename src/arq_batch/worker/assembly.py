@@ -44,6 +44,8 @@ class PartOutcome:
     skipped: bool = False
     total_rows: int | None = None
     output_bytes: int = 0
+    input_etag: str = ""  # the input's, as planned (the assembled job's ledger fields)
+    input_size: int = 0
 
 
 class Parts:
@@ -79,7 +81,8 @@ class Parts:
             return PartOutcome(rows)
         total, size = self._assemble(plan, keys, done, shape)
         self.splitter.clear(keys)
-        return PartOutcome(rows, total_rows=total, output_bytes=size)
+        return PartOutcome(rows, total_rows=total, output_bytes=size,
+                           input_etag=plan.input_etag, input_size=plan.input_size)
 
     def _score_whole(self, job: Job, plan: Plan, reason: SplitUnsafe) -> None:
         """The file cannot be split: the first part to find out re-sends it as one job."""
