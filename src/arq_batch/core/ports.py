@@ -6,6 +6,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
+from arq_batch.core.errors import MissingObject
 from arq_batch.core.uris import S3Uri
 
 
@@ -48,6 +49,15 @@ class ObjectStore(Protocol):
     def list_keys(self, uri: S3Uri) -> Iterator[str]: ...
     def list_objects(self, uri: S3Uri) -> Iterator[tuple[str, ObjectInfo]]: ...
     def delete(self, uri: S3Uri) -> None: ...
+
+
+def exists(store: ObjectStore, uri: S3Uri) -> bool:
+    """Whether an object is there (a HEAD; any other error is raised)."""
+    try:
+        store.head(uri)
+    except MissingObject:
+        return False
+    return True
 
 
 @dataclass(frozen=True)

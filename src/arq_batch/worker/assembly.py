@@ -26,7 +26,7 @@ from arq_batch.core.formats.ranges import SplitUnsafe
 from arq_batch.core.formats.sink import sink_for
 from arq_batch.core.layout import ETAG_META, RUN_ID_META, predictions_uri
 from arq_batch.core.messages import Job
-from arq_batch.core.ports import ObjectInfo, ObjectStore, Queue
+from arq_batch.core.ports import ObjectInfo, ObjectStore, Queue, exists
 from arq_batch.core.settings import Settings
 from arq_batch.core.shaping import Shape
 from arq_batch.core.split import Plan, SplitKeys
@@ -60,7 +60,7 @@ class Parts:
         """One delivery of part ``job.part``; safe to repeat."""
         keys = self.splitter.keys(job)
         plan = self.splitter.read_plan(keys)
-        if plan is None or self._failed(keys):
+        if plan is None or exists(self._store, keys.failed):
             logger.info("part %s of job %s: the job was finished or failed already", job.part,
                         job.job_id, extra={"event": "split_part_stale", "job_id": job.job_id})
             return PartOutcome(skipped=True)
@@ -95,13 +95,10 @@ class Parts:
     def _mark(self, keys: SplitKeys, index: int, rows: int) -> bool:
         """Mark a part done; False (and nothing of it left) if its job failed meanwhile."""
         self._store.put_bytes(keys.done(index, rows), b"")
-        if self.splitter.read_plan(keys) is None or self._failed(keys):
+        if self.splitter.read_plan(keys) is None or exists(self._store, keys.failed):
             self.splitter.drop(keys, index, rows)
             return False
         return True
-
-    def _failed(self, keys: SplitKeys) -> bool:
-        return any(True for _ in self._store.list_keys(keys.failed))
 
     def _claim(self, keys: SplitKeys, index: int) -> bool:
         """Whether this part assembles: it won the claim, or won it in an earlier delivery."""

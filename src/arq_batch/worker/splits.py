@@ -25,7 +25,7 @@ from arq_batch.core.errors import DataError, MissingObject, PermanentError
 from arq_batch.core.formats import csv, parquet
 from arq_batch.core.formats.ranges import LineRange
 from arq_batch.core.messages import Job
-from arq_batch.core.ports import ObjectInfo, ObjectStore, Queue
+from arq_batch.core.ports import ObjectInfo, ObjectStore, Queue, exists
 from arq_batch.core.predictions import PredictionsTap
 from arq_batch.core.scoring import InvalidValues
 from arq_batch.core.settings import Settings
@@ -68,7 +68,7 @@ class Splitter:
         A redelivered job re-sends its parts; a part that is done already skips."""
         keys = self.keys(job)
         plan = self.read_plan(keys)
-        if plan is not None and (plan.input_etag != info.etag or self._exists(keys.failed)):
+        if plan is not None and (plan.input_etag != info.etag or exists(self._store, keys.failed)):
             self.clear(keys)  # an earlier attempt on another version, or a failed one
             plan = None
         if plan is None:
@@ -194,13 +194,6 @@ class Splitter:
         for uri in (keys.output(index), keys.predictions(index), keys.done(index, rows)):
             with contextlib.suppress(PermanentError):
                 self._store.delete(uri)
-
-    def _exists(self, uri: S3Uri) -> bool:
-        try:
-            self._store.head(uri)
-        except MissingObject:
-            return False
-        return True
 
 
 def _part(plan: Plan, job: Job) -> Part:

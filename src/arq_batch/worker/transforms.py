@@ -19,7 +19,7 @@ from arq_batch.aws.model_store import ModelStore
 from arq_batch.core import layout, ledger
 from arq_batch.core.errors import ConfigError, MissingObject, PermanentError
 from arq_batch.core.messages import Job, model_folder
-from arq_batch.core.ports import ObjectStore, Queue
+from arq_batch.core.ports import ObjectStore, Queue, exists
 from arq_batch.core.sagemaker_jobs import TransformRequest, parse_manifest, relative_key
 from arq_batch.core.settings import Settings
 from arq_batch.core.uris import S3Uri
@@ -65,7 +65,7 @@ class Transforms:
     def submit(self, request: TransformRequest, body: dict[str, Any]) -> dict[str, Any]:
         """Enqueue one job per object; ConfigError (exit 2) for what the request names wrong."""
         record_uri = self._record_uri(request.name)
-        if self._exists(record_uri):
+        if exists(self._store, record_uri):
             raise PermanentError(f"transform job {request.name!r} already exists")
         model = self._model(request.model_name)
         jobs = [Job(f"{request.name}.{i}", source, request.output_for(relative), model,
@@ -142,16 +142,9 @@ class Transforms:
             return models.latest_uri()
         uri = (model_folder(S3Uri.parse(name)) if name.startswith("s3://")
                else layout.run_uri(self._settings.bucket, self._settings.prefixes, name))
-        if not self._exists(uri.child(layout.CARD_FILE)):
+        if not exists(self._store, uri.child(layout.CARD_FILE)):
             raise ConfigError(f"ModelName {name!r}: no model run at {uri}")
         return uri
 
     def _record_uri(self, name: str) -> S3Uri:
         return S3Uri(self._settings.bucket, f"{self._settings.prefixes.transforms}{name}.json")
-
-    def _exists(self, uri: S3Uri) -> bool:
-        try:
-            self._store.head(uri)
-        except MissingObject:
-            return False
-        return True
