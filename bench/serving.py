@@ -25,7 +25,7 @@ from arq_batch.core.artifacts import ModelCard, dump_pipeline, runtime_versions,
 from arq_batch.core.compiler import compile_pipeline, scorer_to_json
 from arq_batch.core.scoring import NULL_TOKENS
 from arq_batch.training import estimators
-from arq_batch.training.pipeline import clean
+from arq_batch.training.memory import clean
 from report import replace_section
 
 ROOT = Path(__file__).resolve().parents[1]

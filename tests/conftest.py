@@ -14,7 +14,7 @@ from arq_batch.core.compiler import compile_pipeline
 from arq_batch.core.scoring import NULL_TOKENS
 from arq_batch.core.settings import Settings, load_settings
 from arq_batch.training import estimators
-from arq_batch.training.pipeline import clean
+from arq_batch.training.memory import clean
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 PENGUINS = DATA / "penguins.csv"

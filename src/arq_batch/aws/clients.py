@@ -68,3 +68,16 @@ def s3_connection(addressing_style: str = "auto") -> S3Connection:
         key_id=frozen.access_key if frozen else "",
         secret=frozen.secret_key if frozen else "",
         session_token=(frozen.token or "") if frozen else "")
+
+
+def caller(fallback: str) -> str:
+    """Who is calling, for promotion records: the STS identity's ARN, else ``fallback``.
+
+    Any failure (no STS endpoint on an S3-compatible store, no permission) falls back:
+    a record without an ARN is better than a promotion refused for want of one.
+    """
+    try:
+        arn: str = client("sts").get_caller_identity()["Arn"]
+    except Exception:
+        return fallback
+    return arn

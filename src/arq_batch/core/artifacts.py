@@ -40,6 +40,8 @@ class ModelCard:
     classes: tuple[Any, ...] = ()
     metrics: dict[str, float] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
+    threshold: float = 0.0  # binary: the decision threshold tuned on validation
+    search: dict[str, Any] = field(default_factory=dict)  # every candidate, and the winner
 
     @property
     def feature_names(self) -> tuple[str, ...]:

@@ -66,6 +66,7 @@ class LinearScorer:
     cat_coef: tuple[np.ndarray, ...]  # (n_values + 1, k); the last row (zeros) is "unknown"
     intercept: np.ndarray  # (k,)
     classes: tuple[Any, ...] = ()
+    threshold: float = 0.0  # binary: positive when the decision exceeds it (tuned in training)
 
     @property
     def features(self) -> tuple[str, ...]:
@@ -134,7 +135,7 @@ def class_probabilities(scorer: LinearScorer, z: np.ndarray) -> np.ndarray:
 def best_class(scorer: LinearScorer, z: np.ndarray) -> np.ndarray:
     """Each row's predicted class, as its index in ``scorer.classes``."""
     if scorer.predictor_type == "binary_classifier":
-        return (z[:, 0] > 0).astype(np.intp)
+        return (z[:, 0] > scorer.threshold).astype(np.intp)
     best: np.ndarray = np.asarray(z.argmax(axis=1), dtype=np.intp)
     return best
 

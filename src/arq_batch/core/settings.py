@@ -75,6 +75,14 @@ class WorkerSettings:
 
 
 @dataclasses.dataclass(frozen=True)
+class TrainingSettings:
+    """``train``: when to stream instead of fitting in memory, and the promotion gate."""
+
+    exact_max_bytes: int = 256 * 1024 * 1024  # larger inputs train by streaming (--solver)
+    promote_tolerance: float = 0.005  # relative: a new run may be this much worse and win
+
+
+@dataclasses.dataclass(frozen=True)
 class ServeSettings:
     """Real-time endpoint settings."""
 
@@ -137,6 +145,7 @@ class Settings:
     metrics: MetricsSettings = MetricsSettings()
     log: LogSettings = LogSettings()
     s3: S3Settings = S3Settings()
+    training: TrainingSettings = TrainingSettings()
 
     @property
     def dlq_name(self) -> str:
@@ -235,6 +244,9 @@ def _validate(settings: Settings) -> None:
     for name, low, high, rule in _WORKER_RANGES:
         if not low <= getattr(settings.worker, name) <= high:
             raise ConfigError(f"worker: {name} must be {rule}")
+    if settings.training.exact_max_bytes < 0 or not 0 <= settings.training.promote_tolerance < 1:
+        raise ConfigError("training: exact_max_bytes must be >= 0 and promote_tolerance "
+                          "in [0, 1)")
     for name, value in dataclasses.asdict(settings.prefixes).items():
         if not value.endswith("/") or value.startswith("/"):
             raise ConfigError(f"prefixes: {name} must end with '/' and not start with one")

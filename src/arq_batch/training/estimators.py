@@ -1,4 +1,4 @@
-"""The scikit-learn side of training: predictor choice, pipeline, transformed data, metrics."""
+"""The scikit-learn side of training: predictor choice, features, preprocessing, target."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn import metrics
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, Ridge
@@ -36,8 +35,10 @@ def features_of(frame: pd.DataFrame, target: str) -> tuple[Feature, ...]:
         for name in frame.columns if name != target)
 
 
-def build_pipeline(features: tuple[Feature, ...], predictor_type: str) -> Pipeline:
-    """Impute + standardise numbers, impute + one-hot categories, then the linear model."""
+def build_prep(features: tuple[Feature, ...],
+               categories: list[list[str]] | None = None) -> ColumnTransformer:
+    """Impute + standardise numbers, impute + one-hot categories (``categories``: fixed
+    vocabularies, as streaming training gathers them; None: every value seen in fit)."""
     numeric = [f.name for f in features if f.type == "numeric"]
     categorical = [f.name for f in features if f.type == "categorical"]
     parts: list[tuple[str, Any, list[str]]] = []
@@ -47,43 +48,22 @@ def build_pipeline(features: tuple[Feature, ...], predictor_type: str) -> Pipeli
     if categorical:
         parts.append(("cat", Pipeline([
             ("impute", SimpleImputer(strategy="most_frequent")),
-            ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False))]),
-            categorical))
+            ("onehot", OneHotEncoder(categories=categories or "auto", handle_unknown="ignore",
+                                     sparse_output=False))]), categorical))
+    return ColumnTransformer(parts)
+
+
+def build_pipeline(features: tuple[Feature, ...], predictor_type: str) -> Pipeline:
+    """The single default model (what ``train`` fitted before the model search)."""
     model = Ridge(alpha=1.0) if predictor_type == "regressor" else LogisticRegression(max_iter=2000)
-    return Pipeline([("prep", ColumnTransformer(parts)), ("model", model)])
+    return Pipeline([("prep", build_prep(features)), ("model", model)])
 
 
-def transformed(pipeline: Pipeline, x: pd.DataFrame, y: pd.Series, predictor_type: str,
-                classes: tuple[Any, ...]) -> pd.DataFrame:
-    """Linear Learner's training format: target first (class index for classifiers)."""
+def encode_target(values: Any, predictor_type: str, classes: tuple[Any, ...]) -> np.ndarray:
+    """Regressors: the number; classifiers: the class index (Linear Learner's label)."""
     if predictor_type == "regressor":
-        label = y.to_numpy()
-    else:
-        label = np.searchsorted(np.asarray(classes, dtype=object), y.to_numpy(dtype=object))
-    matrix = pipeline.named_steps["prep"].transform(x)
-    return pd.DataFrame(np.column_stack([label, matrix]))
-
-
-def evaluate(pipeline: Pipeline, x: pd.DataFrame, y: pd.Series,
-             predictor_type: str) -> dict[str, float]:
-    """Test-split metrics: RMSE/MAE/R^2, or accuracy/F1/ROC AUC."""
-    if predictor_type == "regressor":
-        predicted = pipeline.predict(x)
-        return _rounded({"rmse": metrics.root_mean_squared_error(y, predicted),
-                         "mae": metrics.mean_absolute_error(y, predicted),
-                         "r2": metrics.r2_score(y, predicted)})
-    predicted, proba = pipeline.predict(x), pipeline.predict_proba(x)
-    classes = pipeline.named_steps["model"].classes_
-    result = {"accuracy": metrics.accuracy_score(y, predicted)}
-    if predictor_type == "binary_classifier":
-        result["f1"] = metrics.f1_score(y, predicted, pos_label=classes[1])
-        result["roc_auc"] = metrics.roc_auc_score(y == classes[1], proba[:, 1])
-    else:
-        result["f1_macro"] = metrics.f1_score(y, predicted, average="macro")
-        if set(y) == set(classes):  # ROC AUC is undefined when a class is absent from test
-            result["roc_auc_ovr"] = metrics.roc_auc_score(y, proba, multi_class="ovr",
-                                                          labels=classes)
-    return _rounded(result)
+        return np.asarray(values, dtype=np.float64)
+    return np.searchsorted(np.asarray(classes, dtype=object), np.asarray(values, dtype=object))
 
 
 def check_target(frame: pd.DataFrame, target: str, predictor_type: str) -> None:
@@ -99,6 +79,3 @@ def check_target(frame: pd.DataFrame, target: str, predictor_type: str) -> None:
     if distinct < 2:
         raise DataError(f"target {target!r} has fewer than 2 distinct values")
 
-
-def _rounded(values: dict[str, Any]) -> dict[str, float]:
-    return {name: round(float(value), 6) for name, value in values.items()}

@@ -1,0 +1,93 @@
+"""The exact solvers for data that fits in memory: one scikit-learn fit per candidate,
+all candidates at once.
+
+Threads for small data, processes for large, as measured (16 multiclass candidates on 2
+cores): 344 rows took 0.16 s on threads, 2.5 s on loky processes (starting interpreters
+dominates), 0.25 s serially; 50,000 rows took 7.0 s on threads (the solvers hold the GIL
+between numpy calls), 4.3 s on processes, 10.2 s serially.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import (
+    ElasticNet,
+    HuberRegressor,
+    LogisticRegression,
+    QuantileRegressor,
+    Ridge,
+)
+from sklearn.svm import LinearSVC
+
+from arq_batch.training.options import Candidate, SearchOptions
+from arq_batch.training.search import SearchResult, Trial, choose, judge
+
+
+def estimator(candidate: Candidate, options: SearchOptions, rows: int,
+              class_weight: dict[int, float] | None) -> Any:
+    """The scikit-learn estimator for a candidate; ``alpha`` is a per-sample penalty."""
+    alpha, l1 = candidate.alpha, candidate.l1_ratio
+    c = 1.0 / (alpha * rows)
+    loss = options.loss
+    if loss == "squared":
+        return Ridge(alpha=alpha * rows) if l1 == 0 else \
+            ElasticNet(alpha=alpha, l1_ratio=l1, max_iter=5000)
+    if loss in ("absolute", "quantile"):
+        q = 0.5 if loss == "absolute" else options.quantile
+        return QuantileRegressor(quantile=q, alpha=alpha, solver="highs")
+    if loss == "huber":
+        return HuberRegressor(alpha=alpha * rows, epsilon=1.35, max_iter=1000)
+    if loss == "hinge":
+        return LinearSVC(C=c, loss="hinge", class_weight=class_weight, max_iter=20000)
+    if l1 > 0:  # saga is the solver for an L1 share; it converges slowly, so it is capped
+        return LogisticRegression(C=c, l1_ratio=l1, solver="saga", max_iter=SAGA_EPOCHS,
+                                  tol=1e-3, class_weight=class_weight)
+    return LogisticRegression(C=c, solver="lbfgs", max_iter=1000, class_weight=class_weight)
+
+
+PROCESSES_FROM_ROWS = 20_000
+SAGA_EPOCHS = 100  # measured: an L1 candidate with a tiny penalty took 33 s at 5000 on 50k rows
+# The penalty each exact solver can take; the streaming trainer takes any L1/L2 mix.
+ONLY_L1, ONLY_L2 = ("absolute", "quantile"), ("huber", "hinge")
+
+
+def search(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
+           candidates: tuple[Candidate, ...], options: SearchOptions,
+           weights: np.ndarray | None) -> SearchResult:
+    """Fit every candidate on train, judge each on validation, keep the best."""
+    class_weight = None if weights is None else dict(enumerate(weights.tolist()))
+    candidates = tuple(_as_fitted(candidate, options.loss) for candidate in candidates)
+    prefer = "threads" if len(x_train) < PROCESSES_FROM_ROWS else "processes"
+    fits = Parallel(n_jobs=-1, prefer=prefer)(
+        delayed(_fit)(candidate, options, x_train, y_train, class_weight)
+        for candidate in candidates)
+    trials: list[Trial] = [judge(candidate, coef, intercept, x_val, y_val, options, seconds)
+                           for candidate, (coef, intercept, seconds) in zip(candidates, fits,
+                                                                            strict=True)]
+    return choose("exact", trials, options)
+
+
+def _as_fitted(candidate: Candidate, loss: str) -> Candidate:
+    """The hyperparameters the solver really used (no step size; a fixed penalty kind)."""
+    l1 = 1.0 if loss in ONLY_L1 else 0.0 if loss in ONLY_L2 else candidate.l1_ratio
+    return replace(candidate, l1_ratio=l1, hyperparameters={"alpha": candidate.alpha,
+                                                            "l1_ratio": l1})
+
+
+def _fit(candidate: Candidate, options: SearchOptions, x: np.ndarray, y: np.ndarray,
+         class_weight: dict[int, float] | None) -> tuple[np.ndarray, np.ndarray, float]:
+    model = estimator(candidate, options, len(x), class_weight)
+    started = time.perf_counter()
+    with warnings.catch_warnings():  # a capped iteration count is part of the search
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(x, y)
+    seconds = time.perf_counter() - started
+    coef = np.atleast_2d(np.asarray(model.coef_, dtype=np.float64))
+    return coef, np.atleast_1d(np.asarray(model.intercept_, dtype=np.float64)), seconds

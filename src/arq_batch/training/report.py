@@ -1,0 +1,175 @@
+"""``report.html``: one self-contained page per run (inline PNGs, no scripts, no network).
+
+Metrics, the candidate table, learning curves (streaming fits; exact fits are not
+iterative, so their page shows each candidate's validation metric instead), confusion
+matrix + ROC + precision/recall for classifiers or parity + residuals for regressors, and
+the largest coefficients. Plots are matplotlib's, rendered with the Agg backend.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from collections.abc import Callable
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display, no GUI toolkit: the same on a laptop and in a container
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+from sklearn import metrics
+
+from arq_batch.core.artifacts import ModelCard
+from arq_batch.training.evaluation import Scored
+from arq_batch.training.fitted import Fitted
+
+TOP_COEFFICIENTS = 20
+STYLE = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
+         "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;"
+         "padding:3px 8px;text-align:right}tr.winner{background:#e6f4ea;font-weight:bold}"
+         "img{max-width:100%}section{margin-bottom:2em}")
+
+
+def html_page(title: str, sections: list[tuple[str, str, str]]) -> bytes:
+    """A page of (id, heading, body HTML) sections."""
+    body = "".join(f'<section id="{sid}"><h2>{html.escape(head)}</h2>{content}</section>'
+                   for sid, head, content in sections)
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
+            f"</title><style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
+            f"{body}</body></html>").encode()
+
+
+def render(fitted: Fitted, card: ModelCard, test: Scored) -> bytes:
+    """The run's report."""
+    kind = fitted.predictor
+    plots: list[tuple[str, str, Callable[[Figure], None]]] = [
+        ("learning-curves", "Learning curves", lambda fig: _curves(fig, fitted))]
+    if kind == "regressor":
+        plots += [("parity", "Predicted vs actual", lambda fig: _parity(fig, test)),
+                  ("residuals", "Residuals", lambda fig: _residuals(fig, test))]
+    else:
+        plots.append(("confusion-matrix", "Confusion matrix",
+                      lambda fig: _confusion(fig, test, fitted.classes)))
+        plots += [("roc", "ROC curve", lambda fig: _roc(fig, test, fitted.classes)),
+                  ("precision-recall", "Precision / recall",
+                   lambda fig: _pr(fig, test, fitted.classes))]
+    plots.append(("coefficients", "Largest coefficients", lambda fig: _coefficients(fig, fitted)))
+    sections = [("metrics", "Test metrics", _metrics_table(card)),
+                ("candidates", "Model search", _candidates_table(card))]
+    sections += [(sid, head, _image(draw)) for sid, head, draw in plots]
+    return html_page(f"arq-batch run {card.run_id}: {kind} for {card.target}", sections)
+
+
+def _image(draw: Callable[[Figure], None]) -> str:
+    fig = plt.figure(figsize=(7, 4.2))
+    try:
+        draw(fig)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    finally:
+        plt.close(fig)
+    encoded = base64.b64encode(buffer.getvalue()).decode()
+    return f'<img alt="plot" src="data:image/png;base64,{encoded}">'
+
+
+def _metrics_table(card: ModelCard) -> str:
+    rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{v:.6g}</td></tr>"
+                   for k, v in card.metrics.items())
+    search = card.search
+    threshold = f"; decision threshold {card.threshold:.6g}" if card.threshold else ""
+    return (f"<p>{html.escape(str(search.get('reason', '')))} ({search.get('solver')} solver)"
+            f"{threshold}</p><table>{rows}</table>")
+
+
+def _candidates_table(card: ModelCard) -> str:
+    rows = card.search.get("candidates", [])
+    if not rows:
+        return "<p>no candidates recorded</p>"
+    columns = list(rows[0])
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join(
+        f"<tr{' class=winner' if row['candidate'] == card.search['winner'] else ''}>"
+        + "".join(f"<td>{_cell(row.get(c))}</td>" for c in columns) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _cell(value: Any) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else html.escape(str(value))
+
+
+def _curves(fig: Figure, fitted: Fitted) -> None:
+    ax, trials = fig.subplots(), fitted.search.trials
+    winner = fitted.search.winner
+    if any(t.curve.get("validation_loss") for t in trials):
+        for i, trial in enumerate(trials):
+            loss = trial.curve["validation_loss"]
+            ax.plot(range(1, len(loss) + 1), loss, lw=2.5 if i == winner else 0.8,
+                    label=f"candidate {i}" if i == winner else None)
+        ax.set(xlabel="epoch", ylabel="validation loss", yscale="log")
+        ax.legend()
+        return
+    values = [t.metric for t in trials]
+    ax.bar(range(len(values)), values, color=["#2a7" if i == winner else "#999"
+                                              for i in range(len(values))])
+    ax.set(xlabel="candidate (exact solver: not iterative)",
+           ylabel=f"validation {fitted.options.selection_criterion}")
+
+
+def _parity(fig: Figure, test: Scored) -> None:
+    ax = fig.subplots()
+    ax.scatter(test.y, test.z[:, 0], s=4, alpha=0.5)
+    low, high = float(np.min(test.y)), float(np.max(test.y))
+    ax.plot([low, high], [low, high], color="k", lw=1)
+    ax.set(xlabel="actual", ylabel="predicted")
+
+
+def _residuals(fig: Figure, test: Scored) -> None:
+    ax = fig.subplots()
+    ax.scatter(test.z[:, 0], test.y - test.z[:, 0], s=4, alpha=0.5)
+    ax.axhline(0, color="k", lw=1)
+    ax.set(xlabel="predicted", ylabel="actual - predicted")
+
+
+def _confusion(fig: Figure, test: Scored, classes: tuple[Any, ...]) -> None:
+    ax = fig.subplots()
+    labels = [str(c) for c in classes]
+    metrics.ConfusionMatrixDisplay(
+        metrics.confusion_matrix(test.y, test.predicted, labels=range(len(classes))),
+        display_labels=labels).plot(ax=ax, colorbar=False)
+
+
+def _roc(fig: Figure, test: Scored, classes: tuple[Any, ...]) -> None:
+    ax, proba = fig.subplots(), test.probabilities
+    for index in _shown(classes):
+        truth = test.y == index
+        if truth.any() and not truth.all():
+            metrics.RocCurveDisplay.from_predictions(truth, proba[:, index], ax=ax,
+                                                     name=str(classes[index]))
+    ax.plot([0, 1], [0, 1], color="#999", lw=1, ls="--")
+
+
+def _pr(fig: Figure, test: Scored, classes: tuple[Any, ...]) -> None:
+    ax, proba = fig.subplots(), test.probabilities
+    for index in _shown(classes):
+        truth = test.y == index
+        if truth.any():
+            metrics.PrecisionRecallDisplay.from_predictions(truth, proba[:, index], ax=ax,
+                                                            name=str(classes[index]))
+
+
+def _shown(classes: tuple[Any, ...]) -> range:
+    return range(1, 2) if len(classes) == 2 else range(len(classes))
+
+
+def _coefficients(fig: Figure, fitted: Fitted) -> None:
+    prep, model = fitted.pipeline.named_steps["prep"], fitted.pipeline.named_steps["model"]
+    names = np.asarray(prep.get_feature_names_out(), dtype=object)
+    weight = np.abs(np.atleast_2d(model.coef_)).max(axis=0)
+    top = np.argsort(-weight)[:TOP_COEFFICIENTS][::-1]
+    ax = fig.subplots()
+    ax.barh([str(n) for n in names[top]], weight[top])
+    ax.set(xlabel="|coefficient| (standardised features; largest over classes)")

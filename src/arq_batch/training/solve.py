@@ -1,0 +1,94 @@
+"""Which path trains a run, and the objects both write on the way: the raw copy and
+Linear Learner's train / validation / test files (streamed, as multipart uploads)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from arq_batch.core.errors import DataError
+from arq_batch.core.ports import ObjectStore, ObjectWriter
+from arq_batch.core.settings import Settings
+from arq_batch.core.uris import S3Uri
+from arq_batch.training import memory, stream
+from arq_batch.training.fitted import Fitted
+from arq_batch.training.options import check_ranges
+from arq_batch.training.profile import profile
+from arq_batch.training.source import RawSource, batches, describe, first_schema, fixed_types
+
+COPY_CHUNK = 8 << 20
+
+
+def solve(request: Any, store: ObjectStore, settings: Settings, run_id: str,
+          say: Callable[[str], None]) -> Fitted:
+    """Copy the raw data, then train in memory or by streaming (``--solver``, else by size)."""
+    check_ranges(request.options)
+    source = describe(request.data, store)
+    streaming = request.options.solver == "streaming" or (
+        request.options.solver == "auto" and source.size > settings.training.exact_max_bytes)
+    raw = copy_raw(source, store, settings)
+    say(f"raw data at {raw}; training {'by streaming' if streaming else 'in memory'} "
+        f"({source.size / 1e6:.1f} MB)")
+    schema = first_schema(source, store)
+    if request.target not in schema.names:
+        raise DataError(f"target column {request.target!r} is not in the data "
+                        f"(columns: {', '.join(schema.names)})")
+    types = fixed_types(schema)
+    writers = _writers(store, settings, run_id)
+    try:
+        fitted = _fit(request, source, store, types, streaming, writers, say)
+        for writer in writers.values():
+            writer.close()
+    except BaseException:
+        for writer in writers.values():
+            writer.abort()
+        raise
+    return fitted
+
+
+def _fit(request: Any, source: RawSource, store: ObjectStore, types: dict[str, pa.DataType],
+         streaming: bool, writers: dict[str, ObjectWriter],
+         say: Callable[[str], None]) -> Fitted:
+    def read() -> Any:
+        return batches(source, store, types)
+
+    if not streaming:
+        table = pa.Table.from_batches(list(read()))
+        return memory.fit(table, request.target, request.predictor_type, request.options,
+                          request.test_size, request.seed, writers, say)
+    found = profile(read(), request.target, request.seed)
+    say(f"profiled {found.rows} rows in one pass")
+    return stream.fit(read, found, request.target, request.predictor_type, request.options,
+                      request.test_size, request.seed, writers, say)
+
+
+def copy_raw(source: RawSource, store: ObjectStore, settings: Settings) -> S3Uri:
+    """The raw input as given, under ``data/raw/`` (server-side when it is already in S3)."""
+    target = S3Uri(settings.bucket, f"{settings.prefixes.raw}{source.name}")
+    uri = source.uri
+    if uri == target:
+        return target
+    if uri is not None:
+        store.compose(target, [(uri, source.size)], {})
+        return target
+    writer = store.open_writer(target)
+    try:
+        with Path(source.location).open("rb") as handle:
+            while chunk := handle.read(COPY_CHUNK):
+                writer.write(chunk)
+        writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    return target
+
+
+def _writers(store: ObjectStore, settings: Settings, run_id: str) -> dict[str, ObjectWriter]:
+    prefixes, bucket = settings.prefixes, settings.bucket
+    where = {"train": f"{prefixes.train}{run_id}/train.csv",
+             "validation": f"{prefixes.train}{run_id}/validation.csv",
+             "test": f"{prefixes.test}{run_id}/test.csv"}
+    return {name: store.open_writer(S3Uri(bucket, key)) for name, key in where.items()}

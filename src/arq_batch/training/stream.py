@@ -1,0 +1,155 @@
+"""Training on data bigger than memory: profile in one pass, then split, transform and
+spool in a second, then train every candidate over the spool, epoch by epoch.
+
+Memory holds one batch, the profile (moments, capped vocabularies, a 100k-row sample),
+the validation rows (at most VALIDATION_ROWS) and the raw test rows judged at the end (at
+most TEST_ROWS, a uniform sample when the test split is larger). The transformed training
+rows go to a local spool of float32 files, so later epochs do not parse the input again.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from sklearn.pipeline import Pipeline
+
+from arq_batch.core.errors import DataError
+from arq_batch.core.ports import ObjectWriter
+from arq_batch.training import selection
+from arq_batch.training.fitted import Fitted, linear_learner_csv, uniform
+from arq_batch.training.options import SearchOptions, candidates
+from arq_batch.training.profile import Profile
+from arq_batch.training.search import SearchResult, choose, class_weights, judge
+from arq_batch.training.sgd import EarlyStopping, Fleet
+from arq_batch.training.streamprep import frame_of, prepare
+
+VALIDATION_ROWS = 200_000
+TEST_ROWS = 500_000
+Say = Callable[[str], None]
+
+
+def fit(batches: Callable[[], Iterator[pa.RecordBatch]], profile: Profile, target: str,
+        predictor_type: str, options: SearchOptions, test_size: float, seed: int,
+        writers: dict[str, ObjectWriter], say: Say) -> Fitted:
+    """Profile in hand, split, transform, spool and search; returns the fitted pipeline."""
+    plan = prepare(profile, target, predictor_type)
+    options = options.checked(plan.predictor)
+    shares = _shares(profile.rows, test_size)
+    with tempfile.TemporaryDirectory(prefix="arq-batch-train-") as folder:
+        spool = _Spool(Path(folder))
+        held = _split_pass(batches(), plan, shares, seed, spool, writers)
+        say(f"split {spool.rows} train / {len(held.y_val)} validation / {held.test_rows} test "
+            f"rows; training {options.num_models} {plan.predictor} candidates")
+        weights = class_weights(held.y_val, plan.predictor, options)
+        result = _search(spool, held, plan, options, weights, seed)
+    model = result.model(plan.predictor, plan.classes)
+    rows = {"train": spool.rows, "validation": len(held.y_val), "test": held.test_rows}
+    return Fitted(plan.predictor, plan.features, plan.classes,
+                  Pipeline([("prep", plan.prep), ("model", model)]), result,
+                  pa.concat_tables(held.test) if held.test else pa.table({}),
+                  np.concatenate(held.y_test) if held.y_test else np.zeros(0), rows, options)
+
+
+class _Spool:
+    """Transformed training batches as local .npy files."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder, self.rows = folder, 0
+        self.files: list[Path] = []
+
+    def add(self, x: np.ndarray, y: np.ndarray) -> None:
+        path = self.folder / f"{len(self.files):06d}.npz"
+        np.savez(path, x=x.astype(np.float32), y=y)
+        self.files.append(path)
+        self.rows += len(y)
+
+    def read(self, y_fn: Callable[[np.ndarray], np.ndarray],
+             weights: np.ndarray | None) -> Iterator[tuple[np.ndarray, ...]]:
+        for path in self.files:
+            with np.load(path) as data:
+                x, y = data["x"].astype(np.float64), data["y"]
+            w = np.ones(len(y)) if weights is None else weights[y.astype(np.intp)]
+            yield x, y_fn(y), w
+
+
+class _Held:
+    def __init__(self) -> None:
+        self.x_val: list[np.ndarray] = []
+        self.y_val_parts: list[np.ndarray] = []
+        self.test: list[pa.Table] = []
+        self.y_test: list[np.ndarray] = []
+        self.test_rows = 0
+
+    @property
+    def y_val(self) -> np.ndarray:
+        return np.concatenate(self.y_val_parts) if self.y_val_parts else np.zeros(0)
+
+
+def _shares(rows: int, test_size: float) -> tuple[float, float, float]:
+    """Test share, validation share (capped in rows) and the judged test share."""
+    validation = min(0.2 * (1 - test_size), VALIDATION_ROWS / max(rows, 1))
+    judged = test_size * min(1.0, TEST_ROWS / max(test_size * rows, 1))
+    return test_size, validation, judged
+
+
+def _split_pass(batches: Iterator[pa.RecordBatch], plan: Any, shares: tuple[float, ...],
+                seed: int, spool: _Spool, writers: dict[str, ObjectWriter]) -> _Held:
+    test_share, val_share, judged = shares
+    held, start = _Held(), 0
+    for batch in batches:
+        batch = batch.filter(pc.is_valid(batch.column(plan.target)))
+        u = uniform(np.arange(start, start + batch.num_rows), seed)
+        start += batch.num_rows
+        x = plan.prep.transform(frame_of(batch, plan.features))
+        y = plan.encode(batch.column(plan.target))
+        test, val = u < test_share, (u >= test_share) & (u < test_share + val_share)
+        train = ~(test | val)
+        for name, rows in (("train", train), ("validation", val), ("test", test)):
+            writers[name].write(linear_learner_csv(y[rows], x[rows]))
+        spool.add(x[train], y[train])
+        held.x_val.append(x[val])
+        held.y_val_parts.append(y[val])
+        held.test_rows += int(test.sum())
+        keep = np.flatnonzero(u < judged)
+        held.test.append(pa.Table.from_batches([batch]).take(keep))
+        held.y_test.append(y[keep])
+    if not spool.rows or not len(held.y_val):
+        raise DataError("too few rows to train and validate on")
+    return held
+
+
+def _search(spool: _Spool, held: _Held, plan: Any, options: SearchOptions,
+            weights: np.ndarray | None, seed: int) -> SearchResult:
+    cands = candidates(options.num_models, spool.rows, seed)
+    x_val, y_val = np.concatenate(held.x_val).astype(np.float32).astype(np.float64), held.y_val
+    mean, std = plan.target_scale
+    fleet = Fleet(options.loss, cands, x_val.shape[1], plan.outputs, options.quantile)
+    stopper = EarlyStopping(fleet, options.early_stopping_patience,
+                            options.early_stopping_tolerance)
+
+    def to_fit(y: np.ndarray) -> np.ndarray:
+        return np.asarray((y - mean) / std)  # regressors train on a standardised target; others 0, 1
+
+    started = time.perf_counter()
+    for epoch in range(1, options.epochs + 1):
+        fleet.epoch(spool.read(to_fit, weights))
+        losses = selection.loss_matrix(options.loss, to_fit(y_val), fleet.decision(x_val),
+                                       options.quantile).mean(axis=0)
+        if not stopper.update(losses, epoch):
+            break
+    seconds = time.perf_counter() - started
+    trials = []
+    for i, candidate in enumerate(cands):
+        coef, intercept = stopper.best_w[i].T * std, stopper.best_b[i] * std
+        intercept = intercept + mean
+        trials.append(judge(candidate, coef, intercept, x_val, y_val, options, seconds,
+                            best_epoch=int(stopper.best_epoch[i]), curve=fleet.curves[i]))
+    return choose("streaming", trials, options)
+
