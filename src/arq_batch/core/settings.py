@@ -76,10 +76,10 @@ class WorkerSettings:
 
 @dataclasses.dataclass(frozen=True)
 class TrainingSettings:
-    """``train``: when to stream instead of fitting in memory, and the promotion gate."""
-
-    exact_max_bytes: int = 256 * 1024 * 1024  # larger inputs train by streaming (--solver)
+    """``train``: when to stream, what streaming holds in memory, the promotion gate."""
+    exact_max_bytes: int = 8 * 1024 * 1024  # larger inputs train by streaming (--solver)
     promote_tolerance: float = 0.005  # relative: a new run may be this much worse and win
+    held_rows: int = 200_000  # streaming keeps at most this many sample/validation/test rows
 
 
 @dataclasses.dataclass(frozen=True)
@@ -162,11 +162,7 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
 
-ENV_OVERRIDES = {
-    "ARQ_BATCH_BUCKET": "bucket",
-    "ARQ_BATCH_QUEUE": "queue",
-    "ARQ_BATCH_DLQ": "dlq",
-}
+ENV_OVERRIDES = {"ARQ_BATCH_BUCKET": "bucket", "ARQ_BATCH_QUEUE": "queue", "ARQ_BATCH_DLQ": "dlq"}
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -225,10 +221,13 @@ _CHOICES = (("encryption", "sse", ("AES256", "aws:kms")),
             ("s3", "addressing_style", ("auto", "path", "virtual")),
             ("log", "format", ("auto", "json", "text")))
 
-_WORKER_RANGES = (("concurrency", 1, float("inf"), "at least 1"),
-                  ("gzip_level", 1, 9, "between 1 and 9"),
-                  ("zstd_level", 1, 22, "between 1 and 22"),
-                  ("split_bytes", 0, float("inf"), "0 (never split) or a size in bytes"))
+_RANGES = (("worker", "concurrency", 1, float("inf"), "at least 1"),
+           ("worker", "gzip_level", 1, 9, "between 1 and 9"),
+           ("worker", "zstd_level", 1, 22, "between 1 and 22"),
+           ("worker", "split_bytes", 0, float("inf"), "0 (never split) or a size in bytes"),
+           ("training", "exact_max_bytes", 0, float("inf"), "a size in bytes"),
+           ("training", "held_rows", 100, float("inf"), "at least 100"),
+           ("training", "promote_tolerance", 0, 0.99, "between 0 and 0.99"))
 
 
 def _validate(settings: Settings) -> None:
@@ -241,12 +240,9 @@ def _validate(settings: Settings) -> None:
             quoted = [repr(a) for a in allowed]
             raise ConfigError(f"{section}: {name} must be {', '.join(quoted[:-1])} or "
                               f"{quoted[-1]}")
-    for name, low, high, rule in _WORKER_RANGES:
-        if not low <= getattr(settings.worker, name) <= high:
-            raise ConfigError(f"worker: {name} must be {rule}")
-    if settings.training.exact_max_bytes < 0 or not 0 <= settings.training.promote_tolerance < 1:
-        raise ConfigError("training: exact_max_bytes must be >= 0 and promote_tolerance "
-                          "in [0, 1)")
+    for section, name, low, high, rule in _RANGES:
+        if not low <= getattr(getattr(settings, section), name) <= high:
+            raise ConfigError(f"{section}: {name} must be {rule}")
     for name, value in dataclasses.asdict(settings.prefixes).items():
         if not value.endswith("/") or value.startswith("/"):
             raise ConfigError(f"prefixes: {name} must end with '/' and not start with one")

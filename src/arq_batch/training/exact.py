@@ -1,10 +1,11 @@
 """The exact solvers for data that fits in memory: one scikit-learn fit per candidate,
 all candidates at once.
 
-Threads for small data, processes for large, as measured (16 multiclass candidates on 2
-cores): 344 rows took 0.16 s on threads, 2.5 s on loky processes (starting interpreters
-dominates), 0.25 s serially; 50,000 rows took 7.0 s on threads (the solvers hold the GIL
-between numpy calls), 4.3 s on processes, 10.2 s serially.
+Threads, each fit limited to one BLAS thread, as measured on 2 cores with 16 candidates:
+penguins (344 rows) 0.16 s on threads, 2.5 s on loky processes (starting interpreters
+dominates), 0.25 s serially; 200k rows x 78 features (binary) 20 s on threads with one
+BLAS thread each, 28 s with BLAS's own threads (they oversubscribe the cores), 26 s on
+processes, 42 s serially.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sklearn.linear_model import (
     Ridge,
 )
 from sklearn.svm import LinearSVC
+from threadpoolctl import threadpool_limits
 
 from arq_batch.training.options import Candidate, SearchOptions
 from arq_batch.training.search import SearchResult, Trial, choose, judge
@@ -52,8 +54,7 @@ def estimator(candidate: Candidate, options: SearchOptions, rows: int,
     return LogisticRegression(C=c, solver="lbfgs", max_iter=1000, class_weight=class_weight)
 
 
-PROCESSES_FROM_ROWS = 20_000
-SAGA_EPOCHS = 100  # measured: an L1 candidate with a tiny penalty took 33 s at 5000 on 50k rows
+SAGA_EPOCHS = 20  # measured on 200k rows: 4 s a candidate at 100 epochs (lbfgs: 0.8 s)
 # The penalty each exact solver can take; the streaming trainer takes any L1/L2 mix.
 ONLY_L1, ONLY_L2 = ("absolute", "quantile"), ("huber", "hinge")
 
@@ -64,10 +65,10 @@ def search(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: n
     """Fit every candidate on train, judge each on validation, keep the best."""
     class_weight = None if weights is None else dict(enumerate(weights.tolist()))
     candidates = tuple(_as_fitted(candidate, options.loss) for candidate in candidates)
-    prefer = "threads" if len(x_train) < PROCESSES_FROM_ROWS else "processes"
-    fits = Parallel(n_jobs=-1, prefer=prefer)(
-        delayed(_fit)(candidate, options, x_train, y_train, class_weight)
-        for candidate in candidates)
+    with threadpool_limits(1):  # one BLAS thread per fit: the pool already fills the cores
+        fits = Parallel(n_jobs=-1, prefer="threads")(
+            delayed(_fit)(candidate, options, x_train, y_train, class_weight)
+            for candidate in candidates)
     trials: list[Trial] = [judge(candidate, coef, intercept, x_val, y_val, options, seconds)
                            for candidate, (coef, intercept, seconds) in zip(candidates, fits,
                                                                             strict=True)]

@@ -3,7 +3,8 @@
 Per numeric column the exact count, mean and sum of squared deviations (Chan's parallel
 merge); per text column its value counts, pruned to the most frequent when a column has
 far more distinct values than the vocabulary keeps; and a uniform sample of rows
-(bottom-k by a random key) from which the medians used for imputation are taken.
+(bottom-k by a random key, ``training.held_rows`` of them) from which the medians used
+for imputation are taken.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-SAMPLE_ROWS = 100_000
 MAX_CATEGORIES = 1000  # per column; rarer values share the all-zeros "other" encoding
 TARGET_VALUES = 100  # a target with more distinct values than this is a regressor's
 _PRUNE_AT = 20 * MAX_CATEGORIES
@@ -76,7 +76,8 @@ class Profile:
         return min(value for value, count in counts.items() if count == top)
 
 
-def profile(batches: Iterable[pa.RecordBatch], target: str, seed: int) -> Profile:
+def profile(batches: Iterable[pa.RecordBatch], target: str, seed: int,
+            sample_rows: int) -> Profile:
     """One pass over the batches (rows without a target are skipped)."""
     result, rng = Profile(), np.random.default_rng(seed)
     for batch in batches:
@@ -90,7 +91,7 @@ def profile(batches: Iterable[pa.RecordBatch], target: str, seed: int) -> Profil
                 result.numeric.setdefault(name, Moments()).add(values.astype(np.float64))
             elif name != target:
                 _count(result.counts.setdefault(name, Counter()), column)
-        _sample(result, pa.Table.from_batches([batch]), rng)
+        _sample(result, pa.Table.from_batches([batch]), rng, sample_rows)
     return result
 
 
@@ -103,10 +104,10 @@ def _count(counter: Counter[Any], column: pa.Array) -> None:
         counter.update(dict(kept))
 
 
-def _sample(result: Profile, batch: pa.Table, rng: np.random.Generator) -> None:
+def _sample(result: Profile, batch: pa.Table, rng: np.random.Generator, size: int) -> None:
     keys = np.concatenate([result.keys, rng.random(batch.num_rows)])
     table = batch if result.sample is None else pa.concat_tables([result.sample, batch])
-    if len(keys) > SAMPLE_ROWS:
-        keep = np.sort(np.argpartition(keys, SAMPLE_ROWS)[:SAMPLE_ROWS])
+    if len(keys) > size:
+        keep = np.sort(np.argpartition(keys, size)[:size])
         table, keys = table.take(keep), keys[keep]
     result.sample, result.keys = table.combine_chunks(), keys

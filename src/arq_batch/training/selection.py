@@ -9,7 +9,7 @@ the class index.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit, log_expit, log_softmax, softmax
+from scipy.special import expit, log_softmax, softmax
 from sklearn import metrics
 
 from arq_batch.training.options import MINIMISED, SearchOptions
@@ -25,8 +25,8 @@ def loss_matrix(loss: str, y: np.ndarray, z: np.ndarray, quantile: float = 0.5) 
         logp = log_softmax(z, axis=2)
         return -np.take_along_axis(logp, y.astype(np.intp)[:, None, None], axis=2)[:, :, 0]
     z1, yy = z[:, :, 0], y[:, None]
-    if loss == "logistic":
-        return np.asarray(-(yy * log_expit(z1) + (1 - yy) * log_expit(-z1)))
+    if loss == "logistic":  # -log sigmoid(+-z), as softplus(z) - y z: one exp per value
+        return np.asarray(np.logaddexp(0.0, z1) - yy * z1)
     if loss == "hinge":
         return np.asarray(np.maximum(0.0, 1.0 - (2 * yy - 1) * z1))
     r = yy - z1

@@ -17,7 +17,8 @@ import numpy as np
 from arq_batch.training import selection
 from arq_batch.training.options import Candidate
 
-MINI_BATCH = 2048
+MINI_BATCH = 4096
+LOSS_ROWS = 512
 
 
 @dataclass
@@ -59,16 +60,20 @@ class Fleet:
             for start in range(0, len(x), MINI_BATCH):
                 end = start + MINI_BATCH
                 total += self._step(x[start:end], y[start:end], weight[start:end])
-                rows += len(x[start:end])
+                rows += min(len(x[start:end]), LOSS_ROWS)
         for curve, value in zip(self.curves, total / max(rows, 1), strict=True):
             curve["train_loss"].append(float(value))
 
     def _step(self, x: np.ndarray, y: np.ndarray, weight: np.ndarray) -> np.ndarray:
         z = self.decision(x)
         grad = selection.loss_gradient(self.loss, y, z, self.quantile) * weight[:, None, None]
-        losses = weight @ selection.loss_matrix(self.loss, y, z, self.quantile)
+        # The learning curve's train loss is measured on the first rows of each mini-batch
+        # only: the full loss cost as much as the update itself.
+        head = slice(0, LOSS_ROWS)
+        losses = weight[head] @ selection.loss_matrix(self.loss, y[head], z[head], self.quantile)
         scale = 1.0 / max(weight.sum(), 1e-12)
-        gw = np.einsum("rf,rco->cfo", x, grad) * scale + self._l2[:, None, None] * self.w
+        gw = (x.T @ grad.reshape(len(x), -1)).reshape(self.features, *self.b.shape)
+        gw = gw.transpose(1, 0, 2) * scale + self._l2[:, None, None] * self.w
         gb = grad.sum(axis=0) * scale
         self._steps += 1
         self._adam_update(gw, gb)

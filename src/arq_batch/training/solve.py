@@ -39,7 +39,8 @@ def solve(request: Any, store: ObjectStore, settings: Settings, run_id: str,
     types = fixed_types(schema)
     writers = _writers(store, settings, run_id)
     try:
-        fitted = _fit(request, source, store, types, streaming, writers, say)
+        fitted = _fit(request, source, store, types, streaming, writers, say,
+                      settings.training.held_rows)
         for writer in writers.values():
             writer.close()
     except BaseException:
@@ -50,8 +51,8 @@ def solve(request: Any, store: ObjectStore, settings: Settings, run_id: str,
 
 
 def _fit(request: Any, source: RawSource, store: ObjectStore, types: dict[str, pa.DataType],
-         streaming: bool, writers: dict[str, ObjectWriter],
-         say: Callable[[str], None]) -> Fitted:
+         streaming: bool, writers: dict[str, ObjectWriter], say: Callable[[str], None],
+         held: int) -> Fitted:
     def read() -> Any:
         return batches(source, store, types)
 
@@ -59,10 +60,10 @@ def _fit(request: Any, source: RawSource, store: ObjectStore, types: dict[str, p
         table = pa.Table.from_batches(list(read()))
         return memory.fit(table, request.target, request.predictor_type, request.options,
                           request.test_size, request.seed, writers, say)
-    found = profile(read(), request.target, request.seed)
+    found = profile(read(), request.target, request.seed, held)
     say(f"profiled {found.rows} rows in one pass")
     return stream.fit(read, found, request.target, request.predictor_type, request.options,
-                      request.test_size, request.seed, writers, say)
+                      (request.test_size, request.seed, held), writers, say)
 
 
 def copy_raw(source: RawSource, store: ObjectStore, settings: Settings) -> S3Uri:

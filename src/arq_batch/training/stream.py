@@ -1,9 +1,9 @@
 """Training on data bigger than memory: profile in one pass, then split, transform and
 spool in a second, then train every candidate over the spool, epoch by epoch.
 
-Memory holds one batch, the profile (moments, capped vocabularies, a 100k-row sample),
-the validation rows (at most VALIDATION_ROWS) and the raw test rows judged at the end (at
-most TEST_ROWS, a uniform sample when the test split is larger). The transformed training
+Memory holds one batch, the profile (moments, capped vocabularies, a sample of rows), the
+validation rows and the raw test rows judged at the end: each at most ``held_rows``
+(``training.held_rows``), uniform samples when the data has more. The transformed training
 rows go to a local spool of float32 files, so later epochs do not parse the input again.
 """
 
@@ -23,25 +23,24 @@ from sklearn.pipeline import Pipeline
 from arq_batch.core.errors import DataError
 from arq_batch.core.ports import ObjectWriter
 from arq_batch.training import selection
-from arq_batch.training.fitted import Fitted, linear_learner_csv, uniform
+from arq_batch.training.fitted import Fitted, linear_learner_csv, one_hot_widths, uniform
 from arq_batch.training.options import SearchOptions, candidates
 from arq_batch.training.profile import Profile
 from arq_batch.training.search import SearchResult, choose, class_weights, judge
 from arq_batch.training.sgd import EarlyStopping, Fleet
 from arq_batch.training.streamprep import frame_of, prepare
 
-VALIDATION_ROWS = 200_000
-TEST_ROWS = 500_000
 Say = Callable[[str], None]
 
 
 def fit(batches: Callable[[], Iterator[pa.RecordBatch]], profile: Profile, target: str,
-        predictor_type: str, options: SearchOptions, test_size: float, seed: int,
+        predictor_type: str, options: SearchOptions, split: tuple[float, int, int],
         writers: dict[str, ObjectWriter], say: Say) -> Fitted:
     """Profile in hand, split, transform, spool and search; returns the fitted pipeline."""
     plan = prepare(profile, target, predictor_type)
     options = options.checked(plan.predictor)
-    shares = _shares(profile.rows, test_size)
+    test_size, seed, held_rows = split
+    shares = _shares(profile.rows, test_size, held_rows)
     with tempfile.TemporaryDirectory(prefix="arq-batch-train-") as folder:
         spool = _Spool(Path(folder))
         held = _split_pass(batches(), plan, shares, seed, spool, writers)
@@ -92,17 +91,17 @@ class _Held:
         return np.concatenate(self.y_val_parts) if self.y_val_parts else np.zeros(0)
 
 
-def _shares(rows: int, test_size: float) -> tuple[float, float, float]:
+def _shares(rows: int, test_size: float, held: int) -> tuple[float, float, float]:
     """Test share, validation share (capped in rows) and the judged test share."""
-    validation = min(0.2 * (1 - test_size), VALIDATION_ROWS / max(rows, 1))
-    judged = test_size * min(1.0, TEST_ROWS / max(test_size * rows, 1))
+    validation = min(0.2 * (1 - test_size), held / max(rows, 1))
+    judged = test_size * min(1.0, held / max(test_size * rows, 1))
     return test_size, validation, judged
 
 
 def _split_pass(batches: Iterator[pa.RecordBatch], plan: Any, shares: tuple[float, ...],
                 seed: int, spool: _Spool, writers: dict[str, ObjectWriter]) -> _Held:
     test_share, val_share, judged = shares
-    held, start = _Held(), 0
+    held, start, widths = _Held(), 0, one_hot_widths(plan.prep)
     for batch in batches:
         batch = batch.filter(pc.is_valid(batch.column(plan.target)))
         u = uniform(np.arange(start, start + batch.num_rows), seed)
@@ -112,7 +111,7 @@ def _split_pass(batches: Iterator[pa.RecordBatch], plan: Any, shares: tuple[floa
         test, val = u < test_share, (u >= test_share) & (u < test_share + val_share)
         train = ~(test | val)
         for name, rows in (("train", train), ("validation", val), ("test", test)):
-            writers[name].write(linear_learner_csv(y[rows], x[rows]))
+            writers[name].write(linear_learner_csv(y[rows], x[rows], widths))
         spool.add(x[train], y[train])
         held.x_val.append(x[val])
         held.y_val_parts.append(y[val])
@@ -135,7 +134,7 @@ def _search(spool: _Spool, held: _Held, plan: Any, options: SearchOptions,
                             options.early_stopping_tolerance)
 
     def to_fit(y: np.ndarray) -> np.ndarray:
-        return np.asarray((y - mean) / std)  # regressors train on a standardised target; others 0, 1
+        return np.asarray((y - mean) / std)  # regressors: standardised; others: (0, 1)
 
     started = time.perf_counter()
     for epoch in range(1, options.epochs + 1):

@@ -1,0 +1,117 @@
+"""``make bench-train``: training on a raw CSV bigger than is comfortable in memory.
+
+A generated raw CSV (``--rows`` rows x 10 numeric + 2 categorical columns and a yes/no
+label from a known logistic model; 10M rows is about 1 GB) is trained three ways, each a
+child process whose peak RSS is read with ``wait4``:
+
+- **naive**: pandas ``read_csv`` of the whole file, then one scikit-learn pipeline
+  (impute, scale, one-hot, ``LogisticRegression``) fitted on 80% and tested on 20%;
+- **ours**: ``arq-batch train`` (automatic solver choice: the file is over
+  ``training.exact_max_bytes``, so it streams), 16 candidates, with the moto server as S3;
+- **exact reference**: ``arq-batch train --solver exact`` on the first 1M rows, which fit
+  in memory: the quality ours should reach.
+
+**limit**: the time to parse the file once with pyarrow (every approach reads it at least
+once; ours twice).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pyarrow.csv as pacsv
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from arq_batch.aws.emulator import Emulator  # noqa: E402
+from report import section_main  # noqa: E402
+from tests.training_data import write  # noqa: E402
+
+REFERENCE_ROWS = 1_000_000
+NAIVE = """
+import json, sys, pandas as pd
+from sklearn import metrics
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+frame = pd.read_csv(sys.argv[1])
+x, y = frame.drop(columns="label"), frame["label"] == "yes"
+numeric = [c for c in x.columns if c.startswith("x")]
+prep = ColumnTransformer([
+    ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric),
+    ("cat", make_pipeline(SimpleImputer(strategy="most_frequent"),
+                          OneHotEncoder(handle_unknown="ignore")), ["colour", "shop"])])
+xtr, xte, ytr, yte = train_test_split(x, y, test_size=0.2, random_state=0, stratify=y)
+model = Pipeline([("prep", prep), ("model", LogisticRegression(max_iter=1000))]).fit(xtr, ytr)
+print(json.dumps({"accuracy": metrics.accuracy_score(yte, model.predict(xte)),
+                  "roc_auc": metrics.roc_auc_score(yte, model.predict_proba(xte)[:, 1])}))
+"""
+
+
+def run(args: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS MB and stdout of one child process."""
+    started = time.perf_counter()
+    with tempfile.TemporaryFile() as out:
+        child = subprocess.Popen(args, stdout=out, stderr=subprocess.DEVNULL,
+                                 env={**os.environ, **(env or {})})
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - started
+        out.seek(0)
+        text = out.read().decode()
+    if child.returncode:
+        raise SystemExit(f"{args[:3]} failed with {child.returncode}: {text[-500:]}")
+    return wall, usage.ru_maxrss / 1024, text
+
+
+def ours(data: Path, aws: Emulator, extra: list[str]) -> tuple[float, float, dict[str, float]]:
+    """``arq-batch train`` against the moto server."""
+    env = dict(aws.env)
+    run([sys.executable, "-m", "arq_batch", "provision"], env)
+    wall, rss, text = run([sys.executable, "-m", "arq_batch", "train", "--data", str(data),
+                           "--target", "label", "--promote", "never", "--json", *extra], env)
+    result = json.loads(text)
+    return wall, rss, {**result["metrics"], "solver": result["solver"]}
+
+
+def measure(rows: int) -> str:
+    with tempfile.TemporaryDirectory() as tmp, Emulator() as aws:
+        data, sample = write(Path(tmp) / "raw.csv", rows), Path(tmp) / "sample.csv"
+        write(sample, min(rows, REFERENCE_ROWS))
+        started = time.perf_counter()
+        pacsv.read_csv(data)
+        limit = time.perf_counter() - started
+        naive = run([sys.executable, "-c", NAIVE, str(data)])
+        results = [("naive (pandas + one fit)", naive[0], naive[1], json.loads(naive[2])),
+                   ("ours (arq-batch train)", *ours(data, aws, [])),
+                   (f"exact reference ({min(rows, REFERENCE_ROWS):,} rows)",
+                    *ours(sample, aws, ["--solver", "exact"]))]
+        return render(rows, data.stat().st_size, limit, results)
+
+
+def render(rows: int, size: int, limit: float, results: list[tuple]) -> str:
+    lines = [f"Raw CSV: {rows:,} rows, {size / 1e9:.2f} GB; command `make bench-train`; "
+             f"limit (one pyarrow parse of the file): {limit:.1f} s.", "",
+             "| approach | solver | wall s | peak RSS MB | test accuracy | test ROC AUC |",
+             "|---|---|---:|---:|---:|---:|"]
+    for name, wall, rss, found in results:
+        lines.append(f"| {name} | {found.get('solver', 'lbfgs')} | {wall:.1f} | {rss:,.0f} | "
+                     f"{found['accuracy']:.4f} | {found['roc_auc']:.4f} |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    return section_main("training", measure, __doc__)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
