@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint test-slow test-container test-spark bench-split bench bench-quick bench-formats bench-dataset bench-memory bench-options bench-stores bench-serve soak clean
+.PHONY: demo test lint test-slow test-container test-spark bench-split bench bench-quick bench-formats bench-dataset bench-memory bench-train bench-options bench-stores bench-serve soak clean
 
 $(STAMP): requirements*.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -75,6 +75,9 @@ bench-stores: $(STAMP)  ## the 1M-row job on the emulator and on rclone's S3 ser
 
 bench-split: $(STAMP)  ## a ~2 GB CSV whole by one worker, then split across 2 and 4 (about 10 min)
 	$(PY) bench/split.py --rows 18000000
+
+bench-train: $(STAMP)  ## training on a ~1 GB raw CSV: naive pandas fit vs ours vs exact reference (about 10 min)
+	$(PY) bench/training.py --rows 10000000
 
 bench-memory: $(STAMP)  ## the worker's peak RSS over its floor, start-up and one-job time
 	$(PY) bench/memory.py --big --write

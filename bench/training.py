@@ -4,6 +4,9 @@ A generated raw CSV (``--rows`` rows x 10 numeric + 2 categorical columns and a 
 label from a known logistic model; 10M rows is about 1 GB) is trained three ways, each a
 child process whose peak RSS is read with ``wait4``:
 
+Peak RSS is each child's own high-water mark (VmHWM, read as it exits; see
+``tests/peak.py`` for why not ``wait4``).
+
 - **naive**: pandas ``read_csv`` of the whole file, then one scikit-learn pipeline
   (impute, scale, one-hot, ``LogisticRegression``) fitted on 80% and tested on 20%;
 - **ours**: ``arq-batch train`` (automatic solver choice: the file is over
@@ -18,8 +21,6 @@ once; ours twice).
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,9 +30,11 @@ import pyarrow.csv as pacsv
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from arq_batch.aws.emulator import Emulator  # noqa: E402
-from report import section_main  # noqa: E402
-from tests.training_data import write  # noqa: E402
+from tests.peak import run_measured
+from tests.training_data import write
+
+from arq_batch.aws.emulator import Emulator
+from report import section_main
 
 REFERENCE_ROWS = 1_000_000
 NAIVE = """
@@ -58,27 +61,20 @@ print(json.dumps({"accuracy": metrics.accuracy_score(yte, model.predict(xte)),
 
 
 def run(args: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS MB and stdout of one child process."""
+    """Wall seconds, peak RSS MB (the child's own VmHWM) and stdout of one child process."""
     started = time.perf_counter()
-    with tempfile.TemporaryFile() as out:
-        child = subprocess.Popen(args, stdout=out, stderr=subprocess.DEVNULL,
-                                 env={**os.environ, **(env or {})})
-        _, status, usage = os.wait4(child.pid, 0)
-        child.returncode = os.waitstatus_to_exitcode(status)
-        wall = time.perf_counter() - started
-        out.seek(0)
-        text = out.read().decode()
-    if child.returncode:
-        raise SystemExit(f"{args[:3]} failed with {child.returncode}: {text[-500:]}")
-    return wall, usage.ru_maxrss / 1024, text
+    done, peak = run_measured(args, env)
+    if done.returncode:
+        raise SystemExit(f"{args[:3]} failed with {done.returncode}: {done.stderr[-800:]}")
+    return time.perf_counter() - started, peak, done.stdout
 
 
 def ours(data: Path, aws: Emulator, extra: list[str]) -> tuple[float, float, dict[str, float]]:
     """``arq-batch train`` against the moto server."""
     env = dict(aws.env)
-    run([sys.executable, "-m", "arq_batch", "provision"], env)
-    wall, rss, text = run([sys.executable, "-m", "arq_batch", "train", "--data", str(data),
-                           "--target", "label", "--promote", "never", "--json", *extra], env)
+    run(["-m", "arq_batch", "provision"], env)
+    wall, rss, text = run(["-m", "arq_batch", "train", "--data", str(data), "--target", "label",
+                           "--promote", "never", "--json", *extra], env)
     result = json.loads(text)
     return wall, rss, {**result["metrics"], "solver": result["solver"]}
 
@@ -90,7 +86,7 @@ def measure(rows: int) -> str:
         started = time.perf_counter()
         pacsv.read_csv(data)
         limit = time.perf_counter() - started
-        naive = run([sys.executable, "-c", NAIVE, str(data)])
+        naive = run(["-c", NAIVE, str(data)])
         results = [("naive (pandas + one fit)", naive[0], naive[1], json.loads(naive[2])),
                    ("ours (arq-batch train)", *ours(data, aws, [])),
                    (f"exact reference ({min(rows, REFERENCE_ROWS):,} rows)",

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from arq_batch.core.artifacts import Feature
+from arq_batch.training.encoding import Encoded
 from arq_batch.training.options import SearchOptions
 from arq_batch.training.search import SearchResult
 
@@ -31,28 +32,25 @@ class Fitted:
     options: SearchOptions  # as checked against the predictor type (no "auto" left)
 
 
-def linear_learner_csv(label: np.ndarray, matrix: np.ndarray, widths: tuple[int, ...]) -> bytes:
+def linear_learner_csv(label: np.ndarray, rows: Encoded, widths: tuple[int, ...]) -> bytes:
     """Headerless, target first, then the transformed features (Linear Learner's format).
 
-    ``widths``: the one-hot blocks at the end of ``matrix``. Each block's text is made once
-    per category and taken per row, and numbers are written as float32 (what Linear
-    Learner reads): measured on 200k rows x 78 columns, 0.45 s against 1.4 s for pyarrow's
-    CSV writer over float64 columns, the largest cost of streaming training's split pass.
+    Each one-hot block's text is made once per category and taken per row, and numbers are
+    written as float32 (what Linear Learner reads): measured on 200k rows x 78 columns,
+    0.45 s against 1.4 s for pyarrow's CSV writer over float64 columns.
     """
-    numeric = matrix.shape[1] - sum(widths)
     parts = [pc.cast(pa.array(label.astype(np.float32)), pa.string())]
-    parts += [pc.cast(pa.array(matrix[:, j].astype(np.float32)), pa.string())
-              for j in range(numeric)]
-    start = numeric
-    for width in widths:
-        block = matrix[:, start:start + width]
-        index = np.where(block.any(axis=1), block.argmax(axis=1), width)  # width: all zeros
-        parts.append(_one_hot_texts(width).take(pa.array(index)))
-        start += width
-    rows = pc.binary_join_element_wise(*parts, ",")
-    lines = pc.binary_join_element_wise(rows, pa.scalar("\n"), "")
+    parts += [pc.cast(pa.array(rows.numeric[:, j].astype(np.float32)), pa.string())
+              for j in range(rows.numeric.shape[1])]
+    parts += [_one_hot_texts(width).take(pa.array(rows.codes[:, j]))
+              for j, width in enumerate(widths)]
+    if not len(label):
+        return b""
+    lines = pc.binary_join_element_wise(pc.binary_join_element_wise(*parts, ","),
+                                        pa.scalar("\n"), "")
     offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32, count=len(lines) + 1)
-    return lines.buffers()[2].to_pybytes()[offsets[0]:offsets[-1]] if len(lines) else b""
+    text: bytes = lines.buffers()[2].to_pybytes()
+    return text[offsets[0]:offsets[-1]]
 
 
 def one_hot_widths(prep: Any) -> tuple[int, ...]:

@@ -14,6 +14,7 @@ from sklearn.pipeline import Pipeline
 from arq_batch.core.errors import DataError
 from arq_batch.core.ports import ObjectWriter
 from arq_batch.training import estimators, exact
+from arq_batch.training.encoding import codes_of
 from arq_batch.training.fitted import Fitted, linear_learner_csv, one_hot_widths
 from arq_batch.training.options import SearchOptions, candidates
 from arq_batch.training.search import class_weights
@@ -39,7 +40,8 @@ def fit(table: pa.Table, target: str, requested: str, options: SearchOptions,
     ys = {name: estimators.encode_target(part[target].map(_native), predictor, classes)
           for name, part in parts.items()}
     for name, writer in writers.items():
-        writer.write(linear_learner_csv(ys[name], xs[name], one_hot_widths(prep)))
+        widths = one_hot_widths(prep)
+        writer.write(linear_learner_csv(ys[name], codes_of(xs[name], widths), widths))
     say(f"split {len(xs['train'])} train / {len(xs['validation'])} validation / "
         f"{len(xs['test'])} test rows; fitting {options.num_models} {predictor} candidates")
     result = exact.search(xs["train"], ys["train"], xs["validation"], ys["validation"],

@@ -111,7 +111,7 @@ def tune_threshold(options: SearchOptions, y: np.ndarray, z: np.ndarray) -> floa
     tp = np.r_[0, np.cumsum(ys)][cuts]
     positives, k = ys.sum(), cuts
     fp = k - tp
-    precision = np.where(k > 0, tp / np.maximum(k, 1), 1.0)
+    precision = tp / np.maximum(k, 1)  # 0 when nothing is predicted, as scikit-learn says
     recall = tp / max(positives, 1)
     value = _criterion_values(options, tp, fp, precision, recall, len(ys), positives)
     best = int(np.argmax(value))  # the first maximum: the highest threshold among equals

@@ -10,11 +10,13 @@ Learner's default optimizer; L1 is applied as a proximal (soft-threshold) step.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from arq_batch.training import selection
+from arq_batch.training.encoding import Encoded
 from arq_batch.training.options import Candidate
 
 MINI_BATCH = 4096
@@ -47,54 +49,59 @@ class Fleet:
         self.curves = [{"train_loss": [], "validation_loss": []} for _ in self.candidates]
         self.active = np.ones(c, dtype=bool)
 
-    def decision(self, x: np.ndarray) -> np.ndarray:
-        """(rows, candidates, outputs)."""
-        flat = self.w.transpose(1, 0, 2).reshape(self.features, -1)
-        z = (x @ flat).reshape(len(x), len(self.candidates), self.outputs)
-        return np.asarray(z + self.b)
+    def decision(self, x: np.ndarray, which: np.ndarray | None = None) -> np.ndarray:
+        """(rows, candidates, outputs), for every candidate or those ``which`` names."""
+        w, b = (self.w, self.b) if which is None else (self.w[which], self.b[which])
+        flat = w.transpose(1, 0, 2).reshape(self.features, -1)
+        return np.asarray((x @ flat).reshape(len(x), len(w), self.outputs) + b)
 
-    def epoch(self, batches: object) -> None:
-        """One pass over (x, y, weight) batches; records each candidate's mean train loss."""
+    def epoch(self, batches: Iterable[tuple[Encoded, np.ndarray, np.ndarray]],
+              widths: tuple[int, ...]) -> None:
+        """One pass over (rows, y, weight) batches, one-hot expanded a mini-batch at a time,
+        updating only candidates still learning (early stopping makes later epochs cheap);
+        records each candidate's mean train loss."""
+        live = np.flatnonzero(self.active)
         total, rows = np.zeros(len(self.candidates)), 0
-        for x, y, weight in batches:  # type: ignore[attr-defined]
+        for x, y, weight in batches:
             for start in range(0, len(x), MINI_BATCH):
-                end = start + MINI_BATCH
-                total += self._step(x[start:end], y[start:end], weight[start:end])
-                rows += min(len(x[start:end]), LOSS_ROWS)
-        for curve, value in zip(self.curves, total / max(rows, 1), strict=True):
-            curve["train_loss"].append(float(value))
+                part = slice(start, start + MINI_BATCH)
+                total[live] += self._step(x.take(part).dense(widths), y[part], weight[part],
+                                          live)
+                rows += min(len(y[part]), LOSS_ROWS)
+        for i in live:
+            self.curves[i]["train_loss"].append(float(total[i] / max(rows, 1)))
 
-    def _step(self, x: np.ndarray, y: np.ndarray, weight: np.ndarray) -> np.ndarray:
-        z = self.decision(x)
+    def _step(self, x: np.ndarray, y: np.ndarray, weight: np.ndarray,
+              live: np.ndarray) -> np.ndarray:
+        z = self.decision(x, live)
         grad = selection.loss_gradient(self.loss, y, z, self.quantile) * weight[:, None, None]
         # The learning curve's train loss is measured on the first rows of each mini-batch
         # only: the full loss cost as much as the update itself.
         head = slice(0, LOSS_ROWS)
         losses = weight[head] @ selection.loss_matrix(self.loss, y[head], z[head], self.quantile)
         scale = 1.0 / max(weight.sum(), 1e-12)
-        gw = (x.T @ grad.reshape(len(x), -1)).reshape(self.features, *self.b.shape)
-        gw = gw.transpose(1, 0, 2) * scale + self._l2[:, None, None] * self.w
-        gb = grad.sum(axis=0) * scale
+        gw = (x.T @ grad.reshape(len(x), -1)).reshape(self.features, len(live), self.outputs)
+        gw = gw.transpose(1, 0, 2) * scale + self._l2[live, None, None] * self.w[live]
         self._steps += 1
-        self._adam_update(gw, gb)
+        self._adam_update(gw, grad.sum(axis=0) * scale, live)
         return np.asarray(losses)
 
-    def _adam_update(self, gw: np.ndarray, gb: np.ndarray, b1: float = 0.9,
+    def _adam_update(self, gw: np.ndarray, gb: np.ndarray, live: np.ndarray, b1: float = 0.9,
                      b2: float = 0.999, eps: float = 1e-8) -> None:
-        mw, vw, mb, vb = self._adam
-        t, live = self._steps, self.active[:, None, None]
-        for m, v, g in ((mw, vw, gw), (mb, vb, gb)):
+        state = [s[live] for s in self._adam]
+        for m, v, g in ((state[0], state[1], gw), (state[2], state[3], gb)):
             m *= b1
             m += (1 - b1) * g
             v *= b2
             v += (1 - b2) * g * g
-        lr = self._lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t)
-        step_w = lr[:, None, None] * mw / (np.sqrt(vw) + eps)
-        self.w -= np.where(live, step_w, 0.0)
-        self.b -= np.where(live[:, :, 0], lr[:, None] * mb / (np.sqrt(vb) + eps), 0.0)
-        shrink = (lr * self._l1)[:, None, None]
-        self.w = np.where(live, np.sign(self.w) * np.maximum(np.abs(self.w) - shrink, 0.0),
-                          self.w)
+        for full, part in zip(self._adam, state, strict=True):
+            full[live] = part
+        t = self._steps
+        lr = self._lr[live] * np.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+        w = self.w[live] - lr[:, None, None] * state[0] / (np.sqrt(state[1]) + eps)
+        shrink = (lr * self._l1[live])[:, None, None]
+        self.w[live] = np.sign(w) * np.maximum(np.abs(w) - shrink, 0.0)
+        self.b[live] -= lr[:, None] * state[2] / (np.sqrt(state[3]) + eps)
 
 
 class EarlyStopping:

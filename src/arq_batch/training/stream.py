@@ -23,12 +23,13 @@ from sklearn.pipeline import Pipeline
 from arq_batch.core.errors import DataError
 from arq_batch.core.ports import ObjectWriter
 from arq_batch.training import selection
-from arq_batch.training.fitted import Fitted, linear_learner_csv, one_hot_widths, uniform
+from arq_batch.training.encoding import Encoded
+from arq_batch.training.fitted import Fitted, linear_learner_csv, uniform
 from arq_batch.training.options import SearchOptions, candidates
 from arq_batch.training.profile import Profile
 from arq_batch.training.search import SearchResult, choose, class_weights, judge
 from arq_batch.training.sgd import EarlyStopping, Fleet
-from arq_batch.training.streamprep import frame_of, prepare
+from arq_batch.training.streamprep import prepare
 
 Say = Callable[[str], None]
 
@@ -57,30 +58,31 @@ def fit(batches: Callable[[], Iterator[pa.RecordBatch]], profile: Profile, targe
 
 
 class _Spool:
-    """Transformed training batches as local .npy files."""
+    """Encoded training batches as local .npz files (float32 numbers, int32 codes)."""
 
     def __init__(self, folder: Path) -> None:
         self.folder, self.rows = folder, 0
         self.files: list[Path] = []
 
-    def add(self, x: np.ndarray, y: np.ndarray) -> None:
+    def add(self, x: Encoded, y: np.ndarray) -> None:
         path = self.folder / f"{len(self.files):06d}.npz"
-        np.savez(path, x=x.astype(np.float32), y=y)
+        np.savez(path, numeric=x.numeric.astype(np.float32), codes=x.codes, y=y)
         self.files.append(path)
         self.rows += len(y)
 
     def read(self, y_fn: Callable[[np.ndarray], np.ndarray],
-             weights: np.ndarray | None) -> Iterator[tuple[np.ndarray, ...]]:
+             weights: np.ndarray | None) -> Iterator[tuple[Any, ...]]:
         for path in self.files:
             with np.load(path) as data:
-                x, y = data["x"].astype(np.float64), data["y"]
+                x = Encoded(data["numeric"].astype(np.float64), data["codes"])
+                y = data["y"]
             w = np.ones(len(y)) if weights is None else weights[y.astype(np.intp)]
             yield x, y_fn(y), w
 
 
 class _Held:
     def __init__(self) -> None:
-        self.x_val: list[np.ndarray] = []
+        self.x_val: list[Encoded] = []
         self.y_val_parts: list[np.ndarray] = []
         self.test: list[pa.Table] = []
         self.y_test: list[np.ndarray] = []
@@ -101,19 +103,19 @@ def _shares(rows: int, test_size: float, held: int) -> tuple[float, float, float
 def _split_pass(batches: Iterator[pa.RecordBatch], plan: Any, shares: tuple[float, ...],
                 seed: int, spool: _Spool, writers: dict[str, ObjectWriter]) -> _Held:
     test_share, val_share, judged = shares
-    held, start, widths = _Held(), 0, one_hot_widths(plan.prep)
+    held, start, widths = _Held(), 0, plan.encoder.widths
     for batch in batches:
         batch = batch.filter(pc.is_valid(batch.column(plan.target)))
         u = uniform(np.arange(start, start + batch.num_rows), seed)
         start += batch.num_rows
-        x = plan.prep.transform(frame_of(batch, plan.features))
+        x = plan.encoder.encode(batch)
         y = plan.encode(batch.column(plan.target))
         test, val = u < test_share, (u >= test_share) & (u < test_share + val_share)
         train = ~(test | val)
         for name, rows in (("train", train), ("validation", val), ("test", test)):
-            writers[name].write(linear_learner_csv(y[rows], x[rows], widths))
-        spool.add(x[train], y[train])
-        held.x_val.append(x[val])
+            writers[name].write(linear_learner_csv(y[rows], x.take(rows), widths))
+        spool.add(x.take(train), y[train])
+        held.x_val.append(x.take(val))
         held.y_val_parts.append(y[val])
         held.test_rows += int(test.sum())
         keep = np.flatnonzero(u < judged)
@@ -127,7 +129,11 @@ def _split_pass(batches: Iterator[pa.RecordBatch], plan: Any, shares: tuple[floa
 def _search(spool: _Spool, held: _Held, plan: Any, options: SearchOptions,
             weights: np.ndarray | None, seed: int) -> SearchResult:
     cands = candidates(options.num_models, spool.rows, seed)
-    x_val, y_val = np.concatenate(held.x_val).astype(np.float32).astype(np.float64), held.y_val
+    widths = plan.encoder.widths
+    # Validation sees the float32 numbers training reads from the spool.
+    encoded = Encoded(np.concatenate([v.numeric for v in held.x_val]).astype(np.float32)
+                      .astype(np.float64), np.concatenate([v.codes for v in held.x_val]))
+    x_val, y_val = encoded.dense(widths), held.y_val
     mean, std = plan.target_scale
     fleet = Fleet(options.loss, cands, x_val.shape[1], plan.outputs, options.quantile)
     stopper = EarlyStopping(fleet, options.early_stopping_patience,
@@ -138,7 +144,7 @@ def _search(spool: _Spool, held: _Held, plan: Any, options: SearchOptions,
 
     started = time.perf_counter()
     for epoch in range(1, options.epochs + 1):
-        fleet.epoch(spool.read(to_fit, weights))
+        fleet.epoch(spool.read(to_fit, weights), widths)
         losses = selection.loss_matrix(options.loss, to_fit(y_val), fleet.decision(x_val),
                                        options.quantile).mean(axis=0)
         if not stopper.update(losses, epoch):

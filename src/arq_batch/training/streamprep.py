@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 from arq_batch.core.artifacts import Feature
 from arq_batch.core.errors import DataError
 from arq_batch.training import estimators
+from arq_batch.training.encoding import Encoder
 from arq_batch.training.profile import TARGET_VALUES, Profile
 
 
@@ -33,6 +34,7 @@ class Plan:
     classes: tuple[Any, ...]
     prep: Any
     target_scale: tuple[float, float]  # regressors train on a standardised target
+    encoder: Encoder  # the prep's parameters, applied to Arrow batches
 
     @property
     def outputs(self) -> int:
@@ -67,7 +69,8 @@ def prepare(profile: Profile, target: str, requested: str) -> Plan:
     if predictor == "regressor":
         moments = profile.numeric[target]
         scale = (moments.mean, float(np.sqrt(moments.m2 / max(moments.count, 1))) or 1.0)
-    return Plan(target, predictor, features, classes, _prep(profile, features), scale)
+    prep = _prep(profile, features)
+    return Plan(target, predictor, features, classes, prep, scale, Encoder.of(prep, features))
 
 
 def frame_of(batch: pa.RecordBatch | pa.Table, features: tuple[Feature, ...]) -> pd.DataFrame:
