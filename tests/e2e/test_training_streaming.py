@@ -11,18 +11,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from arq_batch.core.artifacts import load_model, load_pipeline
-from arq_batch.core.scoring import score
+from arq_batch.core.scoring import NULL_TOKENS, score
 from arq_batch.training.streamprep import frame_of
 from tests.peak import run_measured
 from tests.training_data import write
 
 from .helpers import BUCKET
 
-SMALL_ROWS, BIG_ROWS = 100_000, 2_400_000
+# Both files are larger than what the reader holds ahead, so fixed buffers fill in both.
+SMALL_ROWS, BIG_ROWS = 800_000, 2_400_000
 FLAGS = ("--num-models", "8", "--epochs", "3", "--promote", "always", "--json")
 
 
@@ -59,6 +59,8 @@ def test_a_file_20_times_the_memory_it_may_use_trains_by_streaming(
     assert result["rows_train"] + result["rows_validation"] + result["rows_test"] == BIG_ROWS
     assert result["metrics"]["roc_auc"] > 0.9  # the generating model is learnable
     growth = big_rss - small_rss
+    print(f"\npeak RSS: {small_rss:.0f} MB for {SMALL_ROWS:,} rows, {big_rss:.0f} MB for "
+          f"{BIG_ROWS:,} rows ({decoded_mb:.0f} MB decoded): growth {growth:+.0f} MB")
     assert growth * 20 < decoded_mb, (small_rss, big_rss, decoded_mb)
     assert_scorer_matches_artifact(s3, result["run_id"], big_path)
 
@@ -69,9 +71,9 @@ def assert_scorer_matches_artifact(s3: Any, run_id: str, path: Path) -> None:
              .read() for name in ("model.json", "scorer.json", "model.joblib")}
     model = load_model(files["model.json"], files["scorer.json"], files["model.joblib"], run_id)
     pipeline = load_pipeline(files["model.json"], files["model.joblib"], run_id)
-    rows = pacsv.read_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 20),
-                          convert_options=pacsv.ConvertOptions(
-                              column_types={"colour": pa.string(), "shop": pa.string()}))
+    # Missing values as training and workers read them (pandas' tokens, "" included).
+    rows = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
+        null_values=list(NULL_TOKENS), strings_can_be_null=True))
     rows = rows.slice(0, 20_000).combine_chunks()
     scored = score(rows.to_batches()[0], model.scorer)
     frame = frame_of(rows, model.card.features)

@@ -65,7 +65,10 @@ def search(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: n
     """Fit every candidate on train, judge each on validation, keep the best."""
     class_weight = None if weights is None else dict(enumerate(weights.tolist()))
     candidates = tuple(_as_fitted(candidate, options.loss) for candidate in candidates)
-    with threadpool_limits(1):  # one BLAS thread per fit: the pool already fills the cores
+    # One BLAS thread per fit: the pool already fills the cores. Warning filters are
+    # process-wide, so they are set here, around the pool, not in each thread.
+    with threadpool_limits(1), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # capped iterations: by design
         fits = Parallel(n_jobs=-1, prefer="threads")(
             delayed(_fit)(candidate, options, x_train, y_train, class_weight)
             for candidate in candidates)
@@ -86,9 +89,7 @@ def _fit(candidate: Candidate, options: SearchOptions, x: np.ndarray, y: np.ndar
          class_weight: dict[int, float] | None) -> tuple[np.ndarray, np.ndarray, float]:
     model = estimator(candidate, options, len(x), class_weight)
     started = time.perf_counter()
-    with warnings.catch_warnings():  # a capped iteration count is part of the search
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        model.fit(x, y)
+    model.fit(x, y)
     seconds = time.perf_counter() - started
     coef = np.atleast_2d(np.asarray(model.coef_, dtype=np.float64))
     return coef, np.atleast_1d(np.asarray(model.intercept_, dtype=np.float64)), seconds

@@ -40,6 +40,9 @@ class LinearModel(BaseEstimator):  # type: ignore[misc]
     def classes_(self) -> np.ndarray:
         return np.asarray(self.classes, dtype=object)
 
+    def __sklearn_is_fitted__(self) -> bool:
+        return self.coef is not None
+
     def fit(self, x: Any, y: Any) -> LinearModel:
         raise NotImplementedError("built from a winning candidate's weights; train with "
                                   "'arq-batch train'")

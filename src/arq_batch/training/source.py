@@ -21,7 +21,11 @@ from arq_batch.core.ports import ObjectStore
 from arq_batch.core.scoring import NULL_TOKENS
 from arq_batch.core.uris import S3Uri, is_s3
 
-BLOCK_BYTES = 8 << 20
+# pyarrow's streaming CSV reader reads ahead a fixed number of blocks (about 50) however
+# slowly batches are consumed, so the block size sets its memory: measured on a 250 MB
+# file, 8 MB blocks held ~330 MB, 2 MB ~110 MB, 1 MB ~60 MB; 2 MB parsed it in 2.2 s
+# against 1.8 s for 8 MB.
+BLOCK_BYTES = 2 << 20
 PARQUET_BATCH_ROWS = 65536
 
 
