@@ -13,8 +13,9 @@ import pyarrow.csv as pacsv
 from arq_batch.aws.model_store import ModelStore
 from arq_batch.aws.provision import provision
 from arq_batch.aws.s3 import S3Store
+from arq_batch.core import layout, registry
 from arq_batch.core.artifacts import load_pipeline
-from arq_batch.core.layout import CARD_FILE, MODEL_FILE
+from arq_batch.core.layout import CARD_FILE, MODEL_FILE, SCORER_FILE
 from arq_batch.core.settings import load_settings
 from arq_batch.training.pipeline import TrainRequest, train
 
@@ -24,12 +25,30 @@ BUCKET, QUEUE, DLQ = "arq-batch-s3", "arq-batch-sqs", "arq-batch-sqs-dlq"
 HEADER, *ROWS = PENGUINS.read_bytes().splitlines(keepends=True)
 
 
+_RUNS: dict[str, tuple[str, dict[str, bytes]]] = {}  # target -> run id, its files
+
+
 def provision_and_train(target: str = "species") -> str:
-    """Provision and train in this process; returns the run id."""
+    """Provision, and give the fresh emulator a trained model; returns the run id.
+
+    The first call per target trains (the search and its report take a few seconds);
+    later ones put the same run's files back, as a deployment would copy them, since
+    every test starts from an empty emulator. Tests of training itself call ``train``."""
     settings = load_settings()
     provision(settings)
-    result = train(TrainRequest(str(PENGUINS), target), S3Store(settings.encryption), settings)
-    return result.run_id
+    store = S3Store(settings.encryption)
+    if target not in _RUNS:
+        run_id = train(TrainRequest(str(PENGUINS), target), store, settings).run_id
+        folder = layout.run_uri(settings.bucket, settings.prefixes, run_id)
+        _RUNS[target] = run_id, {name: store.get_bytes(folder.child(name))
+                                 for name in (MODEL_FILE, SCORER_FILE, CARD_FILE)}
+        return run_id
+    run_id, files = _RUNS[target]
+    folder = layout.run_uri(settings.bucket, settings.prefixes, run_id)
+    for name, data in files.items():
+        store.put_bytes(folder.child(name), data)
+    registry.promote(store, settings, run_id, by="tests", action="promote", reason="fixture")
+    return run_id
 
 
 def penguins_csv(copies: int = 1) -> bytes:

@@ -69,7 +69,7 @@ def _one_hot_texts(width: int) -> pa.Array:
 
 def uniform(index: np.ndarray, seed: int) -> np.ndarray:
     """A value in [0, 1) per row number (SplitMix64), the same however rows are batched."""
-    z = index.astype(np.uint64) + np.uint64(seed + 1) * np.uint64(0x9E3779B97F4A7C15)
+    z = index.astype(np.uint64) + np.uint64((seed + 1) * 0x9E3779B97F4A7C15 % 2**64)
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     z ^= z >> np.uint64(31)

@@ -18,7 +18,6 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display, no GUI toolkit: the same on a laptop and in a container
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 from sklearn import metrics
@@ -65,13 +64,12 @@ def render(fitted: Fitted, card: ModelCard, test: Scored) -> bytes:
 
 
 def _image(draw: Callable[[Figure], None]) -> str:
-    fig = plt.figure(figsize=(7, 4.2))
-    try:
-        draw(fig)
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    finally:
-        plt.close(fig)
+    # A bare Figure, not pyplot's: no global figure registry, and with the constrained
+    # layout one draw per plot (bbox_inches="tight" draws twice: 0.13 s against 0.07 s).
+    fig = Figure(figsize=(7, 4.2), layout="constrained")
+    draw(fig)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90)
     encoded = base64.b64encode(buffer.getvalue()).decode()
     return f'<img alt="plot" src="data:image/png;base64,{encoded}">'
 
