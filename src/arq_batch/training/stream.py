@@ -47,6 +47,7 @@ def fit(batches: Callable[[], Iterator[pa.RecordBatch]], profile: Profile, targe
         held = _split_pass(batches(), plan, shares, seed, spool, writers)
         say(f"split {spool.rows} train / {len(held.y_val)} validation / {held.test_rows} test "
             f"rows; training {options.num_models} {plan.predictor} candidates")
+        # Class shares from the validation rows: a uniform sample of the same stream.
         weights = class_weights(held.y_val, plan.predictor, options)
         result = _search(spool, held, plan, options, weights, seed)
     model = result.model(plan.predictor, plan.classes)
