@@ -87,6 +87,11 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> Result:
     """Run the training pipeline."""
     from arq_batch.aws.clients import caller
     from arq_batch.aws.s3 import S3Store
+    from arq_batch.worker import lean
+
+    # Streaming training frees and reallocates big buffers batch after batch, as the
+    # worker does: the same allocator choices keep its RSS flat.
+    lean.give_freed_memory_back()
 
     try:
         from arq_batch.training.pipeline import TrainRequest, train

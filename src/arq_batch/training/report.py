@@ -64,9 +64,10 @@ def render(fitted: Fitted, card: ModelCard, test: Scored) -> bytes:
 
 
 def _image(draw: Callable[[Figure], None]) -> str:
-    # A bare Figure, not pyplot's: no global figure registry, and with the constrained
-    # layout one draw per plot (bbox_inches="tight" draws twice: 0.13 s against 0.07 s).
-    fig = Figure(figsize=(7, 4.2), layout="constrained")
+    # A bare Figure, not pyplot's (no global figure registry), with fixed margins: any
+    # automatic layout draws every plot twice (bbox_inches="tight": 0.13 s against 0.07 s).
+    fig = Figure(figsize=(7, 4.2))
+    fig.subplots_adjust(left=0.14, right=0.97, top=0.95, bottom=0.13)
     draw(fig)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90)
@@ -168,6 +169,7 @@ def _coefficients(fig: Figure, fitted: Fitted) -> None:
     names = np.asarray(prep.get_feature_names_out(), dtype=object)
     weight = np.abs(np.atleast_2d(model.coef_)).max(axis=0)
     top = np.argsort(-weight)[:TOP_COEFFICIENTS][::-1]
+    fig.subplots_adjust(left=0.32)  # room for names like "cat__island_Biscoe"
     ax = fig.subplots()
     ax.barh([str(n) for n in names[top]], weight[top])
     ax.set(xlabel="|coefficient| (standardised features; largest over classes)")
