@@ -138,6 +138,7 @@ class _Page(HTMLParser):
     (["--predictor-type", "regressor", "--loss", "softmax"], "--loss softmax does not fit"),
     (["--num-models", "0"], "--num-models must be between 1 and 256"),
     (["--positive-example-weight-mult", "heavy"], "a number > 0 or 'balanced'"),
+    (["--report", "/no/such/folder/report.html"], "its folder does not exist"),
 ])
 def test_bad_options_exit_2_with_one_line(flags: list[str], words: str, s3, config_file,
                                           capsys) -> None:

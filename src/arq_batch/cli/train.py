@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from pathlib import Path
 from typing import Any
 
 from arq_batch.cli.common import Commands, Result, add_command
@@ -99,6 +100,8 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> Result:
         raise ConfigError(f"training needs the 'train' extra ({exc.name} is not installed): "
                           "pip install 'arq-batch[train]'") from exc
     options = search_options(args)
+    if args.report and not Path(args.report).resolve().parent.is_dir():
+        raise ConfigError(f"--report {args.report}: its folder does not exist")
     if args.predictor_type != "auto":
         options.checked(args.predictor_type)  # refuse a misfit before reading any data
     store = S3Store.of(settings)

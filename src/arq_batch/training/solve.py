@@ -25,7 +25,8 @@ COPY_CHUNK = 8 << 20
 
 def solve(request: Any, store: ObjectStore, settings: Settings, run_id: str,
           say: Callable[[str], None]) -> Fitted:
-    """Copy the raw data, then train in memory or by streaming (``--solver``, else by size)."""
+    """Train in memory or by streaming (``--solver``, else by size), copying the raw data
+    to ``data/raw/`` alongside."""
     check_ranges(request.options)
     source = describe(request.data, store)
     streaming = request.options.solver == "streaming" or (
