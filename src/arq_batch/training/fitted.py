@@ -53,18 +53,18 @@ def linear_learner_csv(label: np.ndarray, rows: Encoded, widths: tuple[int, ...]
     return text[offsets[0]:offsets[-1]]
 
 
-def one_hot_widths(prep: Any) -> tuple[int, ...]:
-    """The one-hot block widths of a fitted preprocessing step (none without categories)."""
-    if "cat" not in prep.named_transformers_:
-        return ()
-    return tuple(len(c) for c in prep.named_transformers_["cat"].named_steps["onehot"]
-                 .categories_)
-
-
 @functools.lru_cache(maxsize=64)
 def _one_hot_texts(width: int) -> pa.Array:
     eye = np.eye(width + 1, width, dtype=np.int8)
     return pa.array([",".join(map(str, row)) for row in eye])
+
+
+def native(value: Any) -> Any:
+    """A class label as model.json keeps it: a Python value, whole numbers as int (a
+    numeric target read as float64 still has classes 0 and 1, not 0.0 and 1.0)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def uniform(index: np.ndarray, seed: int) -> np.ndarray:

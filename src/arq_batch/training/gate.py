@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from arq_batch.core.artifacts import Model, ModelCard
-from arq_batch.core.scoring import LinearScorer
 from arq_batch.training import selection
+from arq_batch.training.evaluation import Scored
 from arq_batch.training.fitted import Fitted
-from arq_batch.training.options import SearchOptions
+from arq_batch.training.options import MINIMISED, SearchOptions
 
 MODES = ("if-better", "always", "never")
 
@@ -30,9 +30,10 @@ class Decision:
     current_metric: float | None = None
 
 
-def decide(mode: str, fitted: Fitted, scorer: LinearScorer, card: ModelCard,
+def decide(mode: str, fitted: Fitted, tested: Scored, card: ModelCard,
            current: Model | None, options: SearchOptions, tolerance: float) -> Decision:
-    """Apply ``--promote`` to the new run against the current model."""
+    """Apply ``--promote`` to the new run (``tested``: its test rows, already scored)
+    against the current model."""
     if mode == "never":
         return Decision(False, "--promote never")
     if current is None:
@@ -43,13 +44,12 @@ def decide(mode: str, fitted: Fitted, scorer: LinearScorer, card: ModelCard,
     if not _same_family(card, current.card):
         return Decision(True, f"not comparable with {run} (other features, target or "
                               "predictor type): promoted as a new model family", run)
-    new = selection.metric(options, fitted.y_test, scorer.decision(fitted.test),
-                           scorer.threshold)
+    new = selection.metric(options, tested.y, tested.z, tested.scorer.threshold)
     old = selection.metric(options, fitted.y_test, current.scorer.decision(fitted.test),
                            current.scorer.threshold)
     margin = tolerance * abs(old)
     criterion = options.selection_criterion
-    ok = new <= old + margin if criterion in selection.MINIMISED else new >= old - margin
+    ok = new <= old + margin if criterion in MINIMISED else new >= old - margin
     verdict = "not worse than" if ok else "worse than"
     return Decision(ok, f"test {criterion} {new:.6g} is {verdict} {run}'s {old:.6g} "
                         f"(tolerance {tolerance:g} relative)", run, new, old)

@@ -14,8 +14,8 @@ from sklearn.pipeline import Pipeline
 from arq_batch.core.errors import DataError
 from arq_batch.core.ports import ObjectWriter
 from arq_batch.training import estimators, exact
-from arq_batch.training.encoding import codes_of
-from arq_batch.training.fitted import Fitted, linear_learner_csv, one_hot_widths
+from arq_batch.training.encoding import Encoder, codes_of
+from arq_batch.training.fitted import Fitted, linear_learner_csv, native
 from arq_batch.training.options import SearchOptions, candidates
 from arq_batch.training.search import class_weights
 
@@ -34,13 +34,13 @@ def fit(table: pa.Table, target: str, requested: str, options: SearchOptions,
     names = [f.name for f in features]
     parts = _split(frame, target, predictor, test_size, seed)
     classes: tuple[Any, ...] = () if predictor == "regressor" else tuple(
-        sorted(_native(v) for v in frame[target].unique()))
+        sorted(native(v) for v in frame[target].unique()))
     prep = estimators.build_prep(features).fit(parts["train"][names])
     xs = {name: prep.transform(part[names]) for name, part in parts.items()}
-    ys = {name: estimators.encode_target(part[target].map(_native), predictor, classes)
+    ys = {name: estimators.encode_target(part[target].map(native), predictor, classes)
           for name, part in parts.items()}
+    widths = Encoder.of(prep, features).widths
     for name, writer in writers.items():
-        widths = one_hot_widths(prep)
         writer.write(linear_learner_csv(ys[name], codes_of(xs[name], widths), widths))
     say(f"split {len(xs['train'])} train / {len(xs['validation'])} validation / "
         f"{len(xs['test'])} test rows; fitting {options.num_models} {predictor} candidates")
@@ -83,8 +83,3 @@ def _split(frame: pd.DataFrame, target: str, predictor: str, test_size: float,
         raise DataError(f"cannot split the data: {exc}") from exc
     return {"train": train, "validation": validation, "test": test}
 
-
-def _native(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        value = value.item()
-    return int(value) if isinstance(value, float) and value.is_integer() else value

@@ -19,7 +19,6 @@ from arq_batch.core.compiler import compile_pipeline, scorer_from_json, scorer_t
 from arq_batch.core.errors import ModelError
 from arq_batch.core.layout import CARD_FILE, MODEL_FILE, SCORER_FILE
 from arq_batch.core.ports import ObjectStore
-from arq_batch.core.scoring import LinearScorer
 from arq_batch.core.settings import Settings
 from arq_batch.core.uris import S3Uri
 from arq_batch.training import evaluation, gate, report
@@ -75,15 +74,14 @@ def train(request: TrainRequest, store: ObjectStore, settings: Settings,
     (none: the gate has nothing to compare with and promotes)."""
     run_id = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
     fitted = solve(request, store, settings, run_id, say)
-    card, artifact, scorer_bytes = _artifacts(fitted, request, run_id)
-    scorer = scorer_from_json(scorer_bytes, SCORER_FILE)
+    card, artifact, scorer_bytes, tested = _artifacts(fitted, request, run_id)
     folder = publish(store, settings, card, artifact, scorer_bytes)
-    page = report.render(fitted, card, evaluation.scored(scorer, fitted.test, fitted.y_test))
+    page = report.render(fitted, card, tested)
     store.put_bytes(folder.child(REPORT_FILE), page)
     if request.report_path:
         Path(request.report_path).write_bytes(page)
     say(f"model written to {folder}; report {folder.child(REPORT_FILE)}")
-    decision = gate.decide(request.promote, fitted, scorer, card, current(),
+    decision = gate.decide(request.promote, fitted, tested, card, current(),
                            fitted.options, settings.training.promote_tolerance)
     if decision.promote:
         registry.promote(store, settings, run_id, by=request.by, action="train",
@@ -107,7 +105,8 @@ def publish(store: ObjectStore, settings: Settings, card: ModelCard, artifact: b
 
 
 def _artifacts(fitted: Fitted, request: TrainRequest,
-               run_id: str) -> tuple[ModelCard, bytes, bytes]:
+               run_id: str) -> tuple[ModelCard, bytes, bytes, evaluation.Scored]:
+    """The card, model.joblib, scorer.json and the test rows scored by that scorer."""
     artifact, digest = dump_pipeline(fitted.pipeline)
     card = ModelCard(run_id=run_id, created_at=datetime.now(UTC).isoformat(timespec="seconds"),
                      predictor_type=fitted.predictor, target=request.target,
@@ -115,13 +114,14 @@ def _artifacts(fitted: Fitted, request: TrainRequest,
                      classes=fitted.classes, versions=runtime_versions(sklearn.__version__),
                      threshold=fitted.search.best.threshold,
                      search=fitted.search.to_card(fitted.options))
-    scorer = compile_pipeline(fitted.pipeline, card)
-    _self_check(fitted, scorer)
-    result = evaluation.scored(scorer, fitted.test, fitted.y_test)
-    scorer_bytes = scorer_to_json(scorer)
+    scorer_bytes = scorer_to_json(compile_pipeline(fitted.pipeline, card))
+    # Scored once, by the scorer exactly as workers will read it back from scorer.json.
+    result = evaluation.scored(scorer_from_json(scorer_bytes, SCORER_FILE), fitted.test,
+                               fitted.y_test)
+    _self_check(fitted, result.z)
     card = replace(card, scorer_sha256=sha256(scorer_bytes),
                    metrics=evaluation.test_metrics(result))
-    return card, artifact, scorer_bytes
+    return card, artifact, scorer_bytes, result
 
 
 def _selection(fitted: Fitted, decision: gate.Decision) -> dict[str, Any]:
@@ -132,12 +132,12 @@ def _selection(fitted: Fitted, decision: gate.Decision) -> dict[str, Any]:
             "current_test_metric": decision.current_metric}
 
 
-def _self_check(fitted: Fitted, scorer: LinearScorer) -> None:
-    """The scorer as workers will read it must agree with the pipeline before publishing."""
+def _self_check(fitted: Fitted, z: np.ndarray) -> None:
+    """The scorer's decisions (as workers will compute them) must agree with the pipeline
+    before publishing."""
     if not fitted.test.num_rows:
         return
     model, prep = fitted.pipeline.named_steps["model"], fitted.pipeline.named_steps["prep"]
     expected = model.decision_function(prep.transform(frame_of(fitted.test, fitted.features)))
-    z = scorer.decision(fitted.test)
     if not np.allclose(z[:, 0] if z.shape[1] == 1 else z, expected, rtol=1e-7, atol=1e-9):
         raise ModelError("compiled scorer disagrees with the fitted pipeline; not publishing")

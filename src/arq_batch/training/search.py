@@ -10,7 +10,7 @@ import numpy as np
 
 from arq_batch.training import selection
 from arq_batch.training.linear import LinearModel
-from arq_batch.training.options import Candidate, SearchOptions
+from arq_batch.training.options import MINIMISED, Candidate, SearchOptions
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ def choose(solver: str, trials: list[Trial], options: SearchOptions) -> SearchRe
         if selection.better(criterion, trial.metric, winner.metric):
             winner = trial
     others = sorted((t for t in usable if t is not winner), key=lambda t: t.metric,
-                    reverse=criterion not in selection.MINIMISED)
+                    reverse=criterion not in MINIMISED)
     reason = (f"best validation {criterion} of {len(trials)} candidates: "
               f"{winner.metric:.6g}")
     if others:

@@ -14,8 +14,6 @@ from sklearn import metrics
 
 from arq_batch.training.options import MINIMISED, SearchOptions
 
-__all__ = ["MINIMISED", "better", "loss_gradient", "loss_matrix", "metric", "tune_threshold"]
-
 HUBER_DELTA = 1.35  # in standard deviations of the target, which streaming standardises
 
 

@@ -21,6 +21,7 @@ from arq_batch.core.artifacts import Feature
 from arq_batch.core.errors import DataError
 from arq_batch.training import estimators
 from arq_batch.training.encoding import Encoder
+from arq_batch.training.fitted import native
 from arq_batch.training.profile import TARGET_VALUES, Profile
 
 
@@ -64,7 +65,7 @@ def prepare(profile: Profile, target: str, requested: str) -> Plan:
         if name != target and (profile.numeric.get(name) or profile.counts.get(name)))
     classes: tuple[Any, ...] = ()
     if predictor != "regressor":
-        classes = tuple(sorted(_native(v) for v in profile.target))
+        classes = tuple(sorted(native(v) for v in profile.target))
     scale = (0.0, 1.0)
     if predictor == "regressor":
         moments = profile.numeric[target]
@@ -121,8 +122,4 @@ def _prep(profile: Profile, features: tuple[Feature, ...]) -> Any:
         impute = prep.named_transformers_["cat"].named_steps["impute"]
         impute.statistics_ = np.array([profile.mode(n) for n in categorical], dtype=object)
     return prep
-
-
-def _native(value: Any) -> Any:
-    return int(value) if isinstance(value, float) and value.is_integer() else value
 
