@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint test-slow test-container test-spark bench-split bench bench-quick bench-formats bench-dataset bench-memory bench-train bench-options bench-stores bench-serve soak clean
+.PHONY: demo test lint test-slow test-container test-spark bench-split bench bench-quick bench-formats bench-dataset bench-memory bench-train bench-monitoring bench-options bench-stores bench-serve soak clean
 
 $(STAMP): requirements*.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -66,6 +66,9 @@ bench-dataset: $(STAMP)  ## the predictions dataset's cost per job, and query ti
 
 soak: $(STAMP)  ## a 3-worker fleet through 10,000 jobs with faults on; writes docs/reliability.md
 	$(PY) -m tests.faults.soak --write
+
+bench-monitoring: $(STAMP)  ## the 1M-row CSV job with monitoring on and off (about 2 min)
+	$(PY) bench/monitoring.py
 
 bench-options: $(STAMP)  ## the 1M-row CSV job with Batch Transform's job options
 	$(PY) bench/options.py

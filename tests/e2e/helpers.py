@@ -6,6 +6,7 @@ import io
 import json
 import signal
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pyarrow.csv as pacsv
@@ -16,6 +17,7 @@ from arq_batch.aws.s3 import S3Store
 from arq_batch.core import layout, registry
 from arq_batch.core.artifacts import load_pipeline
 from arq_batch.core.layout import CARD_FILE, MODEL_FILE, SCORER_FILE
+from arq_batch.core.monitoring.baseline import CONSTRAINTS_FILE, STATISTICS_FILE
 from arq_batch.core.settings import load_settings
 from arq_batch.training.pipeline import TrainRequest, train
 
@@ -25,10 +27,10 @@ BUCKET, QUEUE, DLQ = "arq-batch-s3", "arq-batch-sqs", "arq-batch-sqs-dlq"
 HEADER, *ROWS = PENGUINS.read_bytes().splitlines(keepends=True)
 
 
-_RUNS: dict[str, tuple[str, dict[str, bytes]]] = {}  # target -> run id, its files
+_RUNS: dict[tuple[str, str], tuple[str, dict[str, bytes]]] = {}  # -> run id, its files
 
 
-def provision_and_train(target: str = "species") -> str:
+def provision_and_train(target: str = "species", data: Path = PENGUINS) -> str:
     """Provision, and give the fresh emulator a trained model; returns the run id.
 
     The first call per target trains (the search and its report take a few seconds);
@@ -37,13 +39,14 @@ def provision_and_train(target: str = "species") -> str:
     settings = load_settings()
     provision(settings)
     store = S3Store(settings.encryption)
-    if target not in _RUNS:
-        run_id = train(TrainRequest(str(PENGUINS), target), store, settings).run_id
+    if (str(data), target) not in _RUNS:
+        run_id = train(TrainRequest(str(data), target), store, settings).run_id
         folder = layout.run_uri(settings.bucket, settings.prefixes, run_id)
-        _RUNS[target] = run_id, {name: store.get_bytes(folder.child(name))
-                                 for name in (MODEL_FILE, SCORER_FILE, CARD_FILE)}
+        _RUNS[str(data), target] = run_id, {name: store.get_bytes(folder.child(name))
+                                 for name in (MODEL_FILE, SCORER_FILE, CARD_FILE,
+                                              STATISTICS_FILE, CONSTRAINTS_FILE)}
         return run_id
-    run_id, files = _RUNS[target]
+    run_id, files = _RUNS[str(data), target]
     folder = layout.run_uri(settings.bucket, settings.prefixes, run_id)
     for name, data in files.items():
         store.put_bytes(folder.child(name), data)

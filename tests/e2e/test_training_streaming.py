@@ -71,8 +71,13 @@ def test_a_file_20_times_the_memory_it_may_use_trains_by_streaming(
 def assert_scorer_matches_artifact(s3: Any, run_id: str, path: Path) -> None:
     """What workers compute (scorer.json) equals the pickled pipeline's own predictions."""
     files = {name: s3.get_object(Bucket=BUCKET, Key=f"model/output/{run_id}/{name}")["Body"]
-             .read() for name in ("model.json", "scorer.json", "model.joblib")}
-    model = load_model(files["model.json"], files["scorer.json"], files["model.joblib"], run_id)
+             .read() for name in ("model.json", "scorer.json", "model.joblib", "statistics.json",
+                                  "constraints.json")}
+    baseline = {name: files[name] for name in ("statistics.json", "constraints.json")}
+    model = load_model(files["model.json"], files["scorer.json"], files["model.joblib"], run_id,
+                       baseline)
+    # The streaming run's baseline describes the first pass's sample (held_rows of them)
+    assert model.baseline is not None and model.baseline.reference.rows == 20_000
     pipeline = load_pipeline(files["model.json"], files["model.joblib"], run_id)
     # Missing values as training and workers read them (pandas' tokens, "" included).
     rows = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(

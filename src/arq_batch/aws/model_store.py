@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from arq_batch.core import layout
-from arq_batch.core.artifacts import Model, load_model
+from arq_batch.core.artifacts import Model, ModelCard, load_model
 from arq_batch.core.errors import MissingObject, ModelError, PermanentError
 from arq_batch.core.layout import CARD_FILE, MODEL_FILE, SCORER_FILE
 from arq_batch.core.messages import model_folder
@@ -84,9 +84,11 @@ class ModelStore:
         try:
             card, scorer, artifact = (self._store.get_bytes(uri.child(name))
                                       for name in (CARD_FILE, SCORER_FILE, MODEL_FILE))
+            names = ModelCard.from_json(card, str(uri)).baseline
+            baseline = {name: self._store.get_bytes(uri.child(name)) for name in names}
         except MissingObject as exc:
             raise ModelError(f"model not found at {uri}: {exc}") from exc
-        return load_model(card, scorer, artifact, str(uri).rstrip("/"))
+        return load_model(card, scorer, artifact, str(uri).rstrip("/"), baseline)
 
     def _check_prefix(self, uri: S3Uri) -> S3Uri:
         return check_model_uri(uri, self._settings)
@@ -108,9 +110,11 @@ def load_local(folder: str | Path) -> Model:
     try:
         card, scorer, artifact = ((path / name).read_bytes()
                                   for name in (CARD_FILE, SCORER_FILE, MODEL_FILE))
+        names = ModelCard.from_json(card, str(path)).baseline
+        baseline = {name: (path / name).read_bytes() for name in names}
     except OSError as exc:
         raise ModelError(f"model not found in {path}: {exc.strerror}") from exc
-    return load_model(card, scorer, artifact, str(path))
+    return load_model(card, scorer, artifact, str(path), baseline)
 
 
 def open_model(registry: ModelStore, ref: str | None) -> Model:

@@ -168,18 +168,26 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> Result:
     from arq_batch.aws.model_store import ModelStore, open_model
     from arq_batch.aws.s3 import S3Store
     from arq_batch.worker.files import score_file
+    from arq_batch.worker.monitoring import Monitoring
 
     store = S3Store.of(settings, settings.worker.part_size_mb * 1024 * 1024)
     model = open_model(ModelStore(store, settings), args.model)
+    monitor = Monitoring(store, settings).score_tap(args.output, model, args.input)
     started = time.monotonic()
     rows = score_file(args.input, args.output, model, store, settings, _progress(),
-                      job_options(args))
+                      job_options(args), monitor)
     seconds = time.monotonic() - started
     if sys.stderr.isatty():
         print(file=sys.stderr)  # end the progress line
     data = {"input": args.input, "output": args.output, "rows": rows,
             "seconds": round(seconds, 3), "run_id": model.card.run_id}
-    return data, f"scored {rows} rows in {seconds:.2f} s -> {args.output}"
+    text = f"scored {rows} rows in {seconds:.2f} s -> {args.output}"
+    if monitor is not None and monitor.findings is not None:
+        found = monitor.findings.to_json()["violations"]
+        data["violations"] = found
+        text += "".join(f"\n  {v['constraint_check_type']}: {v['feature_name']}: "
+                        f"{v['description']}" for v in found) or "\n  no constraint violations"
+    return data, text
 
 
 def _progress() -> Callable[[int, float | None], None]:

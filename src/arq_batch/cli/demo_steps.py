@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -33,6 +34,7 @@ DEMO_QUERIES = (
     "SELECT predicted_label, count(*) AS n, round(avg(score), 3) AS mean_score "
     "FROM predictions GROUP BY ALL ORDER BY n DESC",
     "SELECT error, input FROM errors",
+    "SELECT input, feature_name, constraint_check_type FROM violations ORDER BY ALL",
 )
 
 
@@ -114,9 +116,14 @@ def _upload_inputs(store: S3Store, settings: Settings) -> list[str]:
     parquet = io.BytesIO()
     pq.write_table(table, parquet)
     bad = raw.replace(b"39.1", b"thirty-nine", 1)
+    # An upstream system that started sending kilograms: scored, and flagged as drift.
+    kilograms = io.BytesIO()
+    pacsv.write_csv(table.set_column(table.schema.get_field_index("body_mass_g"), "body_mass_g",
+                                     pc.divide(table["body_mass_g"], 1000.0)), kilograms)
     files = {"penguins.csv": raw, "parquet/penguins.parquet": parquet.getvalue(),
              "compressed/penguins.csv.gz": gzip.compress(raw),
-             "new penguins 2026.csv": raw, "broken/penguins.csv": bad}
+             "new penguins 2026.csv": raw, "broken/penguins.csv": bad,
+             "drifted/penguins-in-kg.csv": kilograms.getvalue()}
     uris = []
     for name, body in files.items():
         uri = S3Uri(settings.bucket, settings.prefixes.input + name)

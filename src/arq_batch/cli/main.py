@@ -9,7 +9,17 @@ import sys
 from collections.abc import Sequence
 
 from arq_batch import __version__
-from arq_batch.cli import batch, demo, infra, models, query, serve, train, transform
+from arq_batch.cli import (
+    batch,
+    demo,
+    infra,
+    models,
+    monitor,
+    query,
+    serve,
+    train,
+    transform,
+)
 from arq_batch.core.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ArqError, ConfigError
 from arq_batch.core.logs import setup_logging
 from arq_batch.core.settings import load_settings
@@ -24,7 +34,7 @@ ARQ_BATCH_DLQ; AWS access through boto3's standard chain (AWS_ENDPOINT_URL, prof
 EPILOG = "Run 'arq-batch COMMAND --help' for a command's options."
 # Command groups, in the order their commands are listed; each registers its own commands
 # and imports the heavy parts lazily, so `send` or `dlq list` never load scikit-learn.
-GROUPS = (infra, train, models, batch, transform, query, serve, demo)
+GROUPS = (infra, train, models, batch, transform, query, monitor, serve, demo)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -18,8 +18,10 @@ if TYPE_CHECKING:  # DuckDB is imported only when a query runs
 
 VIEWS_HELP = """\
 Views: jobs (the job ledger: one row per settled job attempt), predictions (every scored
-row, with run_id and dt), errors (the error reports), outputs (every CSV output under
-data/output/, columns unioned by name; outputs_parquet and outputs_jsonl likewise).
+row, with run_id and dt), errors (the error reports), violations (one row per constraint
+violation monitoring found in a job, with its job_id, input, run_id and dt), outputs
+(every CSV output under data/output/, columns unioned by name; outputs_parquet and
+outputs_jsonl likewise).
 Example: arq-batch query "SELECT outcome, count(*) FROM jobs GROUP BY outcome"
 """
 
@@ -103,6 +105,10 @@ def status_text(s: Status) -> str:
     lines += [f"  {j['job_id']}  {j['parts_done']} of {j['parts']} parts done, {j['rows']:,} "
               f"rows so far{' (failed, clearing up)' if j['failed'] else ''}  {j['input']}"
               for j in s.split_jobs]
+    lines.append("drifted     " + ("no violations in the last day" if not s.drifted_last_day
+                                   else "features with violations in the last day"))
+    lines += [f"  {d['feature']}  {', '.join(d['checks'])}  in {d['jobs']} job"
+              f"{'s' if d['jobs'] != 1 else ''}" for d in s.drifted_last_day]
     return "\n".join(lines)
 
 

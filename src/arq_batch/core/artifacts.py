@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import sys
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -13,6 +14,7 @@ from arq_batch import __version__
 from arq_batch.core.compiler import scorer_from_json
 from arq_batch.core.errors import ModelError
 from arq_batch.core.layout import CARD_FILE, MODEL_FILE, SCORER_FILE
+from arq_batch.core.monitoring.baseline import CONSTRAINTS_FILE, STATISTICS_FILE, Baseline
 from arq_batch.core.scoring import LinearScorer
 
 PREDICTOR_TYPES = ("regressor", "binary_classifier", "multiclass_classifier")
@@ -42,6 +44,8 @@ class ModelCard:
     versions: dict[str, str] = field(default_factory=dict)
     threshold: float = 0.0  # binary: the decision threshold tuned on validation
     search: dict[str, Any] = field(default_factory=dict)  # every candidate, and the winner
+    # The monitoring baseline's files and their sha256 (runs trained before it: none).
+    baseline: dict[str, str] = field(default_factory=dict)
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -64,6 +68,9 @@ class ModelCard:
             raise ModelError(f"{source}/{CARD_FILE} is not a valid model card: {exc}") from exc
         if card.predictor_type not in PREDICTOR_TYPES:
             raise ModelError(f"{source}: unknown predictor_type {card.predictor_type!r}")
+        if card.baseline and set(card.baseline) != {STATISTICS_FILE, CONSTRAINTS_FILE}:
+            raise ModelError(f"{source}: baseline must name {STATISTICS_FILE} and "
+                             f"{CONSTRAINTS_FILE}, not {sorted(card.baseline)}")
         return card
 
 
@@ -74,6 +81,7 @@ class Model:
     card: ModelCard
     scorer: LinearScorer
     source: str
+    baseline: Baseline | None = None  # None: the run has none, monitoring is skipped
 
 
 def runtime_versions(sklearn_version: str) -> dict[str, str]:
@@ -97,16 +105,24 @@ def dump_pipeline(pipeline: Any) -> tuple[bytes, str]:
     return data, sha256(data)
 
 
-def load_model(card_bytes: bytes, scorer_bytes: bytes, artifact: bytes, source: str) -> Model:
-    """Verify both artifacts against the card; scoring needs no unpickling at all.
+def load_model(card_bytes: bytes, scorer_bytes: bytes, artifact: bytes, source: str,
+               baseline: Mapping[str, bytes] | None = None) -> Model:
+    """Verify the artifacts against the card; scoring needs no unpickling at all.
 
     Workers and the endpoint score with scorer.json (plain arrays). model.joblib is still
-    checked, so a run whose pipeline was tampered with is refused as a whole.
+    checked, so a run whose pipeline was tampered with is refused as a whole, and so are
+    the baseline's files (``baseline``: the ones the card names, by name).
     """
     card = ModelCard.from_json(card_bytes, source)
     _verify(artifact, card.sha256, f"{source}/{MODEL_FILE}")
     _verify(scorer_bytes, card.scorer_sha256, f"{source}/{SCORER_FILE}")
-    return Model(card, scorer_from_json(scorer_bytes, f"{source}/{SCORER_FILE}"), source)
+    scorer = scorer_from_json(scorer_bytes, f"{source}/{SCORER_FILE}")
+    files = dict(baseline or {})
+    for name, digest in card.baseline.items():
+        _verify(files.get(name, b""), digest, f"{source}/{name}")
+    parsed = (Baseline.parse(files[STATISTICS_FILE], files[CONSTRAINTS_FILE], scorer, source)
+              if card.baseline else None)
+    return Model(card, scorer, source, parsed)
 
 
 def load_pipeline(card_bytes: bytes, artifact: bytes, source: str) -> Any:

@@ -69,3 +69,8 @@ def predictions_uri(bucket: str, prefixes: Prefixes, run_id: str, dt: str,
     """``data/predictions/run_id=<run>/dt=<date>/<job_id>.parquet``."""
     return S3Uri(bucket, f"{prefixes.predictions}run_id={safe_name(run_id)}/dt={dt}/"
                          f"{safe_name(job_id)}.parquet")
+
+
+def monitoring_uri(bucket: str, prefixes: Prefixes, dt: str, job_id: str) -> S3Uri:
+    """``data/monitoring/dt=<date>/<job_id>/``: a job's statistics and violations."""
+    return S3Uri(bucket, f"{prefixes.monitoring}dt={dt}/{safe_name(job_id)}/")

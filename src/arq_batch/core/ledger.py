@@ -24,6 +24,9 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("seconds", "double"), ("run_id", "string"), ("outcome", "string"),
     ("error_class", "string"), ("error_message", "string"),
     ("started_at", "string"), ("finished_at", "string"),
+    # Monitoring (done jobs of models with a baseline): constraint violations, and the
+    # feature furthest from its baseline with its distance.
+    ("violations", "int"), ("worst_feature", "string"), ("worst_distance", "double"),
 )
 DUCKDB_TYPES = {"string": "VARCHAR", "int": "INTEGER", "bigint": "BIGINT", "double": "DOUBLE"}
 
@@ -47,6 +50,9 @@ class LedgerRecord:
     run_id: str | None = None
     error_class: str | None = None
     error_message: str | None = None
+    violations: int | None = None
+    worst_feature: str | None = None
+    worst_distance: float | None = None
 
     @property
     def seconds(self) -> float:

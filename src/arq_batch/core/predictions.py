@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 
 from arq_batch.core.formats.sink import sink_for
 from arq_batch.core.ports import ObjectStore
+from arq_batch.core.scoring import ScoredBatch
 from arq_batch.core.uris import S3Uri
 
 # (name, Athena/Glue type) of the fixed columns; id columns (strings) go after ``row``, and
@@ -62,8 +63,9 @@ class PredictionsTap:
             column_encoding={"row": "DELTA_BINARY_PACKED"})
         self._committed = False
 
-    def write(self, first_row: int, scored: pa.RecordBatch) -> None:
-        """Append the predictions of one scored batch whose first row is ``first_row``."""
+    def write(self, batch: ScoredBatch) -> None:
+        """Append the predictions of one scored batch."""
+        scored, first_row = batch.batch, batch.first_row
         n = scored.num_rows
         names = scored.schema.names
         label = (as_text(scored.column("predicted_label")) if "predicted_label" in names

@@ -75,28 +75,73 @@ class LinearScorer:
 
     def decision(self, batch: pa.RecordBatch | pa.Table) -> np.ndarray:
         """The linear predictor, shape (rows, k), exactly as the pipeline computes it."""
+        return self.combine(self.inputs(batch))
+
+    def inputs(self, batch: pa.RecordBatch | pa.Table) -> ModelInputs:
+        """The model's features read from ``batch``; DataError if it cannot have them."""
         missing = [name for name in self.features if name not in batch.schema.names]
         if missing:
-            raise DataError(f"missing column(s) the model needs: {', '.join(missing)}")
+            raise MissingColumns(missing)
         twice = [name for name in self.features if batch.schema.names.count(name) > 1]
         if twice:  # which of them would the model read? (other columns may repeat)
             raise DataError(f"column(s) the model needs appear more than once: "
                             f"{', '.join(twice)}")
-        z = np.tile(self.intercept, (batch.num_rows, 1))
+        # Column-major: each feature's values lie together, for scoring and statistics alike.
+        numbers = np.empty((batch.num_rows, len(self.numeric)), order="F")
+        for j, name in enumerate(self.numeric):
+            numbers[:, j] = _numbers(batch.column(name), name)
+        texts = tuple(_categories(batch.column(n), n) for n in self.categorical)
+        return ModelInputs(numbers, texts, tuple(batch.schema.names))
+
+    def combine(self, inputs: ModelInputs) -> np.ndarray:
+        """The linear predictor of parsed inputs: impute, standardise, encode, sum."""
+        z = np.tile(self.intercept, (len(inputs.numbers), 1))
         if self.numeric:
-            x = np.column_stack([_numbers(batch.column(n), n) for n in self.numeric])
-            x = np.where(np.isnan(x), self.num_fill, x)
+            x = np.where(np.isnan(inputs.numbers), self.num_fill, inputs.numbers)
             standard = (x - self.num_mean) / self.num_scale
             # Feature by feature, not a matrix product: BLAS sums in an order that depends
             # on the batch's size and alignment, so one row could score 1 ulp apart in two
             # batchings (a split job's parts against the whole file). This order is fixed.
             for j in range(len(self.numeric)):
                 z += standard[:, j, None] * self.num_coef[j]
-        for name, fill, values, coef in zip(self.categorical, self.cat_fill, self.cat_values,
+        for text, fill, values, coef in zip(inputs.texts, self.cat_fill, self.cat_values,
                                             self.cat_coef, strict=True):
-            index = pc.index_in(_categories(batch.column(name), fill, name), value_set=values)
+            index = pc.index_in(pc.fill_null(text, fill), value_set=values)
             z += coef[pc.fill_null(index, len(values)).to_numpy()]
         return z
+
+
+@dataclass(frozen=True)
+class ModelInputs:
+    """The model's features as read from one batch, before imputation: what it scores
+    and what monitoring describes, parsed once for both."""
+
+    numbers: np.ndarray  # (rows, numeric features), column-major; NaN: a missing value
+    texts: tuple[pa.Array | pa.ChunkedArray, ...]  # per categorical feature; null: missing
+    columns: tuple[str, ...]  # every column of the batch the model read
+
+
+@dataclass(frozen=True)
+class ScoredBatch:
+    """One scored batch as the transform's taps see it."""
+
+    first_row: int  # counted from the start of the input
+    batch: pa.RecordBatch  # the input's columns, then the prediction columns
+    inputs: ModelInputs
+
+    @property
+    def scores(self) -> np.ndarray:
+        """The ``score`` column as numbers."""
+        return np.asarray(self.batch.column("score").to_numpy(zero_copy_only=False),
+                          dtype=np.float64)
+
+
+class MissingColumns(DataError):
+    """The input lacks features the model needs (Model Monitor: ``missing_column_check``)."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = tuple(names)
+        super().__init__(f"missing column(s) the model needs: {', '.join(names)}")
 
 
 def score(batch: pa.RecordBatch, scorer: LinearScorer) -> pa.RecordBatch:
@@ -182,10 +227,9 @@ def _bad_numbers(column: pa.Array | pa.ChunkedArray, name: str) -> list[BadValue
     return bad or [BadValue(0, name, "", "values could not be read as numbers")]
 
 
-def _categories(column: pa.Array | pa.ChunkedArray, fill: str, name: str
-                ) -> pa.Array | pa.ChunkedArray:
+def _categories(column: pa.Array | pa.ChunkedArray, name: str) -> pa.Array | pa.ChunkedArray:
+    """Category text with pandas' missing-value tokens as nulls."""
     if pa.types.is_nested(column.type):  # a JSON list or object where a category belongs
         raise DataError(f"column {name!r} holds lists or objects, but the model needs text")
     text = pc.cast(column, pa.string())
-    text = pc.if_else(pc.is_in(text, value_set=_NULLS), pa.scalar(None, pa.string()), text)
-    return pc.fill_null(text, fill)
+    return pc.if_else(pc.is_in(text, value_set=_NULLS), pa.scalar(None, pa.string()), text)

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from arq_batch.core.errors import ConfigError
+from arq_batch.core.monitoring.config import MonitoringSettings, validate_monitoring
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[3] / "config" / "config.yaml"
 
@@ -37,6 +38,7 @@ class Prefixes:
     transforms: str = "data/transforms/"
     watch: str = "data/watch/"
     splits: str = "data/splits/"
+    monitoring: str = "data/monitoring/"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,6 +79,7 @@ class WorkerSettings:
 @dataclasses.dataclass(frozen=True)
 class TrainingSettings:
     """``train``: when to stream, what streaming holds in memory, the promotion gate."""
+
     exact_max_bytes: int = 8 * 1024 * 1024  # larger inputs train by streaming (--solver)
     promote_tolerance: float = 0.005  # relative: a new run may be this much worse and win
     held_rows: int = 200_000  # streaming keeps at most this many sample/validation/test rows
@@ -114,8 +117,7 @@ class MetricsSettings:
 
 @dataclasses.dataclass(frozen=True)
 class S3Settings:
-    """How S3 requests address a bucket: ``auto`` (boto3's choice), ``path`` or ``virtual``
-    (MinIO and other S3-compatible stores often need ``path``)."""
+    """Bucket addressing: ``auto`` (boto3's), ``path`` (MinIO and the like) or ``virtual``."""
 
     addressing_style: str = "auto"
 
@@ -146,6 +148,7 @@ class Settings:
     log: LogSettings = LogSettings()
     s3: S3Settings = S3Settings()
     training: TrainingSettings = TrainingSettings()
+    monitoring: MonitoringSettings = dataclasses.field(default_factory=MonitoringSettings)
 
     @property
     def dlq_name(self) -> str:
@@ -231,18 +234,17 @@ _RANGES = (("worker", "concurrency", 1, float("inf"), "at least 1"),
 
 
 def _validate(settings: Settings) -> None:
-    if not settings.bucket:
-        raise ConfigError("bucket is not set (config 'bucket' or ARQ_BATCH_BUCKET)")
-    if not settings.queue:
-        raise ConfigError("queue is not set (config 'queue' or ARQ_BATCH_QUEUE)")
+    for name in ("bucket", "queue"):
+        if not getattr(settings, name):
+            raise ConfigError(f"{name} is not set (config {name!r} or ARQ_BATCH_{name.upper()})")
     for section, name, allowed in _CHOICES:
         if getattr(getattr(settings, section), name) not in allowed:
-            quoted = [repr(a) for a in allowed]
-            raise ConfigError(f"{section}: {name} must be {', '.join(quoted[:-1])} or "
-                              f"{quoted[-1]}")
+            *first, last = [repr(a) for a in allowed]
+            raise ConfigError(f"{section}: {name} must be {', '.join(first)} or {last}")
     for section, name, low, high, rule in _RANGES:
         if not low <= getattr(getattr(settings, section), name) <= high:
             raise ConfigError(f"{section}: {name} must be {rule}")
+    validate_monitoring(settings.monitoring)
     for name, value in dataclasses.asdict(settings.prefixes).items():
         if not value.endswith("/") or value.startswith("/"):
             raise ConfigError(f"prefixes: {name} must end with '/' and not start with one")

@@ -154,3 +154,7 @@ class SplitKeys:
     def predictions(self, index: int) -> S3Uri:
         """Part ``index``'s predictions, rows counted from the part's first row."""
         return self._key(f"parts/{index:05d}.predictions.parquet")
+
+    def monitoring(self, index: int) -> S3Uri:
+        """Part ``index``'s folder for its statistics.json, merged by the assembly."""
+        return self._key(f"parts/{index:05d}.monitoring/")

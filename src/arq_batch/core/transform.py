@@ -14,7 +14,13 @@ from arq_batch.core.formats.compression import CompressingWriter
 from arq_batch.core.formats.csv import is_headerless
 from arq_batch.core.formats.jsonl import Wanted
 from arq_batch.core.ports import ObjectWriter
-from arq_batch.core.scoring import InvalidValues, LinearScorer, prediction_columns
+from arq_batch.core.scoring import (
+    InvalidValues,
+    LinearScorer,
+    ModelInputs,
+    ScoredBatch,
+    prediction_columns,
+)
 from arq_batch.core.settings import WorkerSettings
 from arq_batch.core.shaping import Shape
 
@@ -45,7 +51,7 @@ class Tap(Protocol):
 
     columns: tuple[str, ...]
 
-    def write(self, first_row: int, scored: pa.RecordBatch) -> None: ...
+    def write(self, scored: ScoredBatch) -> None: ...
     def close(self) -> None: ...
     def abort(self) -> None: ...
 
@@ -69,12 +75,14 @@ def transform(source: Source, target: ObjectWriter, scorer: LinearScorer,
                                   options.batch_rows, wanted, shape.order, source.row_groups):
             if cancelled():
                 raise Cancelled("worker is shutting down")
-            predictions = _predict(scorer, shape.model_view(batch), rows)
+            inputs, predictions = _predict(scorer, shape.model_view(batch), rows)
             out = shape.output(batch, predictions)
             writer = writer or _open(shape, source, target, batch, out.schema)
             writer.write(out)
-            for tap in taps:
-                tap.write(rows, _with(batch, predictions))
+            if taps:
+                scored = ScoredBatch(rows, _with(batch, predictions), inputs)
+                for tap in taps:
+                    tap.write(scored)
             rows += batch.num_rows
             progress(rows)
         _close(writer, rows, source)
@@ -113,9 +121,10 @@ def _checked(shape: Shape | None, fmt: FileFormat, scorer: LinearScorer) -> Shap
 
 
 def _predict(scorer: LinearScorer, view: pa.RecordBatch, rows_before: int
-             ) -> dict[str, pa.Array]:
+             ) -> tuple[ModelInputs, dict[str, pa.Array]]:
     try:
-        return prediction_columns(scorer, scorer.decision(view))
+        inputs = scorer.inputs(view)
+        return inputs, prediction_columns(scorer, scorer.combine(inputs))
     except InvalidValues as exc:  # rows counted from the start of the file
         raise exc.shifted(rows_before) from None
 

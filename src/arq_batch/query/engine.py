@@ -80,8 +80,8 @@ class QueryEngine:
             found.update(s for s in view.suffixes if key.endswith(s))
             if len(found) == len(view.suffixes):
                 break
-        pattern = "*/*" if view.name == "jobs" else "*/*/*" if view.name == "predictions" \
-            else "**/*"
+        pattern = {"jobs": "*/*", "predictions": "*/*/*", "violations": "*/*/"}.get(
+            view.name, "**/*")
         return [f"s3://{bucket}/{view.prefix}{pattern}{s}" for s in view.suffixes if s in found]
 
 

@@ -30,6 +30,13 @@ SELECT finished_at, job_id, input, outcome, error_class, error_message FROM jobs
 WHERE outcome IN ('dead', 'retry') AND dt >= CAST($week AS DATE)
 ORDER BY finished_at DESC LIMIT 5"""
 
+# Monitoring's files are dated by day, so "the last day" is today's and yesterday's.
+_DRIFTED = """
+SELECT feature_name AS feature, count(DISTINCT job_id) AS jobs,
+       list(DISTINCT constraint_check_type ORDER BY constraint_check_type) AS checks
+FROM violations WHERE dt >= CAST($day AS DATE)
+GROUP BY feature_name ORDER BY jobs DESC, feature_name LIMIT 20"""
+
 
 @dataclass(frozen=True)
 class Status:
@@ -46,6 +53,7 @@ class Status:
     p95_job_seconds: float | None = None
     last_failures: list[dict[str, Any]] = field(default_factory=list)
     split_jobs: list[dict[str, Any]] = field(default_factory=list)  # in progress now
+    drifted_last_day: list[dict[str, Any]] = field(default_factory=list)  # by feature
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields."""
@@ -59,6 +67,7 @@ def job_figures(engine: QueryEngine, now: datetime) -> dict[str, Any]:
     counts = engine.run(_COUNTS, {"hour": windows["hour"], "day": windows["day"]}).rows
     rows, span, p50, p95 = engine.run(_SPEED, {"hour": windows["hour"]}).rows[0]
     failures = engine.run(_FAILURES, {"week": windows["week"]}).records()
+    drifted = engine.run(_DRIFTED, {"day": windows["day"]}).records()
     return {
         "jobs_last_hour": {o: int(h) for o, h, _ in counts if h},
         "jobs_last_day": {o: int(d) for o, _, d in counts},
@@ -66,6 +75,8 @@ def job_figures(engine: QueryEngine, now: datetime) -> dict[str, Any]:
         "rows_per_second": round(rows / span, 1) if rows and span else None,
         "p50_job_seconds": _rounded(p50), "p95_job_seconds": _rounded(p95),
         "last_failures": [f | {"finished_at": f["finished_at"].isoformat()} for f in failures],
+        "drifted_last_day": [d | {"jobs": int(d["jobs"]), "checks": list(d["checks"])}
+                             for d in drifted],
     }
 
 

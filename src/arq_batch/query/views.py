@@ -16,6 +16,10 @@ _TYPES = ledger.DUCKDB_TYPES | {"timestamp": "TIMESTAMP WITH TIME ZONE", "date":
 # Timestamps are ISO 8601 text in the ledger (so every JSON reader agrees on them); the
 # view hands them out as timestamps.
 _LEDGER_TIMES = ("started_at", "finished_at")
+# One row per violation; the job's fields head each constraint_violations.json.
+_VIOLATION_JOB = (("job_id", "string"), ("input", "string"), ("run_id", "string"))
+_VIOLATION = (("feature_name", "string"), ("constraint_check_type", "string"),
+              ("description", "string"))
 _ERROR_COLUMNS = (("message_id", "string"), ("job", "json"), ("error", "string"),
                   ("detail", "json"), ("attempts", "int"), ("at", "string"))
 
@@ -48,6 +52,8 @@ def views(settings: Settings) -> dict[str, View]:
         View("jobs", p.jobs, (".json",), (*ledger_cols, ("dt", "date"))),
         View("predictions", p.predictions, (".parquet",), prediction_cols),
         View("errors", p.errors, (".json",), error_cols),
+        View("violations", p.monitoring, ("constraint_violations.json",),
+             (*_VIOLATION_JOB, *_VIOLATION, ("dt", "date"))),
         View("outputs", p.output, (".csv", ".csv.gz", ".csv.zst"), output_cols),
         View("outputs_parquet", p.output, (".parquet", ".pq"), output_cols),
         View("outputs_jsonl", p.output, (".jsonl", ".jsonl.gz", ".jsonl.zst", ".ndjson",
@@ -73,10 +79,22 @@ def source_sql(view: View, urls: list[str]) -> str:
                                   for n, t in _ERROR_COLUMNS) + "}"
         return (f"SELECT *, job->>'input' AS input, filename AS key FROM read_json({files}, "
                 f"columns={columns}, format='auto', filename=true, hive_partitioning=false)")
+    if view.name == "violations":
+        return _violations_sql(files)
     reader = {"outputs": "read_csv", "outputs_parquet": "read_parquet",
               "outputs_jsonl": "read_json_auto"}[view.name]
     return (f"SELECT * EXCLUDE (filename), filename AS key FROM {reader}({files}, "
             "union_by_name=true, filename=true, hive_partitioning=false)")
+
+
+def _violations_sql(files: str) -> str:
+    job = ", ".join(f"{quote(n)}: 'VARCHAR'" for n, _ in _VIOLATION_JOB)
+    each = ", ".join(f"{n} VARCHAR" for n, _ in _VIOLATION)
+    found = ", ".join(f"v.{n}" for n, _ in _VIOLATION)
+    return (f"SELECT job_id, input, run_id, {found}, dt FROM (SELECT *, unnest(violations) "
+            f"AS v FROM read_json({files}, columns={{{job}, 'violations': "
+            f"'STRUCT({each})[]'}}, format='newline_delimited', hive_partitioning=true, "
+            "hive_types={'dt': DATE}))")
 
 
 def quote(text: str) -> str:

@@ -30,6 +30,9 @@ class Fitted:
     y_test: np.ndarray  # their encoded target
     rows: dict[str, int]  # train / validation / test
     options: SearchOptions  # as checked against the predictor type (no "auto" left)
+    # The training rows the monitoring baseline describes: all of them (in memory) or the
+    # first pass's uniform sample (streaming).
+    described: pa.Table | None = None
 
 
 def linear_learner_csv(label: np.ndarray, rows: Encoded, widths: tuple[int, ...]) -> bytes:

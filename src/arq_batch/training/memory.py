@@ -50,7 +50,8 @@ def fit(table: pa.Table, target: str, requested: str, options: SearchOptions,
     pipeline = Pipeline([("prep", prep), ("model", result.model(predictor, classes))])
     test = pa.Table.from_pandas(parts["test"][[*names, target]], preserve_index=False)
     return Fitted(predictor, features, classes, pipeline, result, test, ys["test"],
-                  {name: len(part) for name, part in parts.items()}, options)
+                  {name: len(part) for name, part in parts.items()}, options,
+                  pa.Table.from_pandas(frame[names], preserve_index=False))
 
 
 def clean(frame: pd.DataFrame, target: str) -> pd.DataFrame:

@@ -4,7 +4,7 @@ run, its report, and (if the gate agrees) ``latest.json``."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +18,10 @@ from arq_batch.core.artifacts import Model, ModelCard, dump_pipeline, runtime_ve
 from arq_batch.core.compiler import compile_pipeline, scorer_from_json, scorer_to_json
 from arq_batch.core.errors import ModelError
 from arq_batch.core.layout import CARD_FILE, MODEL_FILE, SCORER_FILE
+from arq_batch.core.monitoring import baseline as monitoring
+from arq_batch.core.monitoring.config import MonitoringSettings
 from arq_batch.core.ports import ObjectStore
+from arq_batch.core.scoring import prediction_columns
 from arq_batch.core.settings import Settings
 from arq_batch.core.uris import S3Uri
 from arq_batch.training import evaluation, gate, report
@@ -75,7 +78,9 @@ def train(request: TrainRequest, store: ObjectStore, settings: Settings,
     run_id = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
     fitted = solve(request, store, settings, run_id, say)
     card, artifact, scorer_bytes, tested = _artifacts(fitted, request, run_id)
-    folder = publish(store, settings, card, artifact, scorer_bytes)
+    described = _baseline(fitted, tested, settings.monitoring)
+    card = replace(card, baseline={name: sha256(data) for name, data in described.items()})
+    folder = publish(store, settings, card, artifact, scorer_bytes, described)
     page = report.render(fitted, card, tested)
     store.put_bytes(folder.child(REPORT_FILE), page)
     if request.report_path:
@@ -94,12 +99,14 @@ def train(request: TrainRequest, store: ObjectStore, settings: Settings,
 
 
 def publish(store: ObjectStore, settings: Settings, card: ModelCard, artifact: bytes,
-            scorer: bytes) -> S3Uri:
-    """Write the artifacts, then model.json (it names both by hash). latest.json is the
-    promotion gate's to move, never this function's."""
+            scorer: bytes, baseline: Mapping[str, bytes]) -> S3Uri:
+    """Write the artifacts and the baseline, then model.json (it names them all by hash).
+    latest.json is the promotion gate's to move, never this function's."""
     folder = layout.run_uri(settings.bucket, settings.prefixes, card.run_id)
     store.put_bytes(folder.child(MODEL_FILE), artifact)
     store.put_bytes(folder.child(SCORER_FILE), scorer)
+    for name, data in baseline.items():
+        store.put_bytes(folder.child(name), data, {"content-type": "application/json"})
     store.put_bytes(folder.child(CARD_FILE), card.to_json())
     return folder
 
@@ -122,6 +129,15 @@ def _artifacts(fitted: Fitted, request: TrainRequest,
     card = replace(card, scorer_sha256=sha256(scorer_bytes),
                    metrics=evaluation.test_metrics(result))
     return card, artifact, scorer_bytes, result
+
+
+def _baseline(fitted: Fitted, tested: evaluation.Scored,
+              config: MonitoringSettings) -> dict[str, bytes]:
+    """Model Monitor's baseline: the training rows' statistics, the test split's scores."""
+    scores = prediction_columns(tested.scorer, tested.z)["score"].to_numpy(zero_copy_only=False)
+    rows = fitted.described if fitted.described is not None else fitted.test
+    statistics, constraints = monitoring.build(rows, tested.scorer, scores, config)
+    return {monitoring.STATISTICS_FILE: statistics, monitoring.CONSTRAINTS_FILE: constraints}
 
 
 def _selection(fitted: Fitted, decision: gate.Decision) -> dict[str, Any]:

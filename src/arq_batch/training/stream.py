@@ -55,7 +55,8 @@ def fit(batches: Callable[[], Iterator[pa.RecordBatch]], profile: Profile, targe
     return Fitted(plan.predictor, plan.features, plan.classes,
                   Pipeline([("prep", plan.prep), ("model", model)]), result,
                   pa.concat_tables(held.test) if held.test else pa.table({}),
-                  np.concatenate(held.y_test) if held.y_test else np.zeros(0), rows, options)
+                  np.concatenate(held.y_test) if held.y_test else np.zeros(0), rows, options,
+                  profile.sample)
 
 
 class _Spool:

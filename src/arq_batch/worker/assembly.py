@@ -26,11 +26,13 @@ from arq_batch.core.formats.ranges import SplitUnsafe
 from arq_batch.core.formats.sink import sink_for
 from arq_batch.core.layout import ETAG_META, RUN_ID_META, predictions_uri
 from arq_batch.core.messages import Job
+from arq_batch.core.monitoring.checks import Findings
 from arq_batch.core.ports import ObjectInfo, ObjectStore, Queue, exists
 from arq_batch.core.settings import Settings
 from arq_batch.core.shaping import Shape
 from arq_batch.core.split import Plan, SplitKeys
 from arq_batch.core.uris import S3Uri
+from arq_batch.worker.monitoring import Monitoring
 from arq_batch.worker.splits import Splitter
 
 logger = logging.getLogger(__name__)
@@ -46,14 +48,17 @@ class PartOutcome:
     output_bytes: int = 0
     input_etag: str = ""  # the input's, as planned (the assembled job's ledger fields)
     input_size: int = 0
+    monitoring: Findings | None = None  # the whole input's checks, when it assembled
 
 
 class Parts:
     """Runs part messages: score, mark, and assemble when the last one is done."""
 
-    def __init__(self, store: ObjectStore, queue: Queue | None, settings: Settings) -> None:
+    def __init__(self, store: ObjectStore, queue: Queue | None, settings: Settings,
+                 monitoring: Monitoring) -> None:
         self._store, self._queue, self._settings = store, queue, settings
-        self.splitter = Splitter(store, queue, settings)
+        self._monitoring = monitoring
+        self.splitter = Splitter(store, queue, settings, monitoring)
 
     def run(self, job: Job, model: Model, shape: Shape,
             cancelled: Callable[[], bool]) -> PartOutcome:
@@ -79,10 +84,11 @@ class Parts:
         self._progress(job, plan, done)
         if len(done) < len(plan.parts) or not self._claim(keys, job.part):
             return PartOutcome(rows)
-        total, size = self._assemble(plan, keys, done, shape)
+        total, size, findings = self._assemble(plan, keys, done, shape, model)
         self.splitter.clear(keys)
         return PartOutcome(rows, total_rows=total, output_bytes=size,
-                           input_etag=plan.input_etag, input_size=plan.input_size)
+                           input_etag=plan.input_etag, input_size=plan.input_size,
+                           monitoring=findings)
 
     def _score_whole(self, job: Job, plan: Plan, reason: SplitUnsafe) -> None:
         """The file cannot be split: the first part to find out re-sends it as one job."""
@@ -113,14 +119,20 @@ class Parts:
                            "parts_done": len(done), "parts": len(plan.parts),
                            "rows": sum(done.values())})
 
-    def _assemble(self, plan: Plan, keys: SplitKeys, done: dict[int, int],
-                  shape: Shape) -> tuple[int, int]:
-        """Predictions first, then the output (its appearance means the job is done)."""
+    def _assemble(self, plan: Plan, keys: SplitKeys, done: dict[int, int], shape: Shape,
+                  model: Model) -> tuple[int, int, Findings | None]:
+        """Monitoring and predictions first, then the output (its appearance means the job
+        is done)."""
         total = sum(done.values())
         if total == 0:
             raise DataError("no data rows (the file is empty or has only a header)")
         sizes = dict(self._store.list_objects(keys.parts_prefix))
-        predictions = self._predictions(plan, keys, sizes)
+        findings, undo = self._monitoring.assemble(plan, keys, model, sizes)
+        try:
+            predictions = self._predictions(plan, keys, sizes)
+        except BaseException:
+            undo()
+            raise
         output = S3Uri.parse(plan.output)
         metadata = {RUN_ID_META: plan.run_id, ETAG_META: plan.input_etag}
         try:
@@ -132,8 +144,9 @@ class Parts:
         except BaseException:
             if predictions is not None:
                 self._store.delete(predictions)
+            undo()
             raise
-        return total, self._store.head(output).size
+        return total, self._store.head(output).size, findings
 
     def _predictions(self, plan: Plan, keys: SplitKeys,
                      sizes: dict[str, ObjectInfo]) -> S3Uri | None:

@@ -17,7 +17,7 @@ from arq_batch.core.options import JobOptions
 from arq_batch.core.ports import ObjectStore, ObjectWriter
 from arq_batch.core.settings import Settings
 from arq_batch.core.shaping import Shape
-from arq_batch.core.transform import Source, transform
+from arq_batch.core.transform import Source, Tap, transform
 from arq_batch.core.uris import S3Uri, is_s3
 
 
@@ -66,11 +66,27 @@ class LocalWriter:
 Progress = Callable[[int, float | None], None]  # rows scored, fraction of input read
 
 
+class LocalFolder:
+    """Model Monitor files beside a local output (``score``), each written whole."""
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+
+    def put(self, name: str, data: bytes) -> None:
+        writer = LocalWriter(str(self.path / name))
+        writer.write(data)
+        writer.close()
+
+    def delete(self, name: str) -> None:
+        (self.path / name).unlink(missing_ok=True)
+
+
 def score_file(source: str, destination: str, model: Model, store: ObjectStore,
                settings: Settings, progress: Progress = lambda rows, done: None,
-               options: JobOptions | None = None) -> int:
+               options: JobOptions | None = None, monitor: Tap | None = None) -> int:
     """``arq-batch score``: the worker's engine on local paths or s3:// URIs; ``options``
-    as a job message has them (the output is written to ``destination`` as named)."""
+    as a job message has them (the output is written to ``destination`` as named), and
+    ``monitor`` checks the input in the same pass."""
     shape = Shape.of(options or JobOptions(), detect(source.rsplit("/", 1)[-1]),
                      model.card.feature_names, model.card.classes)
     fmt = shape.source
@@ -87,7 +103,8 @@ def score_file(source: str, destination: str, model: Model, store: ObjectStore,
         store.open_writer(S3Uri.parse(destination), {RUN_ID_META: model.card.run_id})
         if is_s3(destination) else LocalWriter(destination))
     return transform(Source(fmt, counted, open_seekable), target, model.scorer,
-                     settings.worker, progress=report, shape=shape)
+                     settings.worker, [monitor] if monitor else [], progress=report,
+                     shape=shape)
 
 
 def _readers(source: str, store: ObjectStore) -> tuple[int, Callable[[], BinaryIO],

@@ -21,6 +21,7 @@ from arq_batch.core import messages
 from arq_batch.core.errors import ArqError, Cancelled, PermanentError
 from arq_batch.core.ledger import DEAD, DONE, PART, RELEASED, RETRY, SKIPPED, LedgerRecord
 from arq_batch.core.messages import Job
+from arq_batch.core.monitoring.checks import Findings
 from arq_batch.core.ports import ObjectStore, Queue, QueueMessage
 from arq_batch.core.settings import Settings
 from arq_batch.core.split import part_id
@@ -61,7 +62,19 @@ class Attempt:
             output=str(done.output) if done else None, rows=done.rows if done else None,
             run_id=done.run_id if done else None,
             error_class=error.kind if error else None,
-            error_message=str(error)[:2000] if error else None)
+            error_message=str(error)[:2000] if error else None,
+            **_monitoring(done))
+
+
+def _monitoring(result: JobResult | None) -> dict[str, Any]:
+    """The ledger's monitoring fields of a job that was checked."""
+    findings = result.monitoring if result else None
+    if findings is None:
+        return {}
+    worst = findings.worst
+    return {"violations": len(findings.violations),
+            "worst_feature": worst[0] if worst else None,
+            "worst_distance": round(worst[1], 6) if worst else None}
 
 
 class MessageHandler:
@@ -117,10 +130,12 @@ class MessageHandler:
             return self._retry(attempt, error)
         # Plans and parts always settle as such; "skipped" is a whole job found done.
         outcome = SKIPPED if result.skipped and result.kind == DONE else result.kind
-        self._record(attempt, attempt.record(outcome, result), output_bytes=result.output_bytes)
+        self._record(attempt, attempt.record(outcome, result), output_bytes=result.output_bytes,
+                     findings=result.monitoring)
         if result.assembled is not None:  # this part was the last: the split job is done
             whole = result.assembled
-            self._record(attempt, attempt.record(DONE, whole), output_bytes=whole.output_bytes)
+            self._record(attempt, attempt.record(DONE, whole), output_bytes=whole.output_bytes,
+                         findings=whole.monitoring)
         return DONE
 
     def _retry(self, attempt: Attempt, error: ArqError) -> str:
@@ -153,19 +168,25 @@ class MessageHandler:
         return DEAD
 
     def _record(self, attempt: Attempt, record: LedgerRecord, level: int = logging.INFO,
-                output_bytes: int = 0, **fields: object) -> None:
+                output_bytes: int = 0, findings: Findings | None = None,
+                **fields: object) -> None:
         """One log line (with EMF metrics when on), one ledger record, the counters."""
         event: dict[str, Any] = {
             "job_id": record.job_id, "message_id": record.message_id, "input": record.input,
             "output": record.output, "rows": record.rows, "seconds": record.seconds,
             "run_id": record.run_id, "outcome": record.outcome, **fields}
+        if findings is not None:
+            event |= {"violations": record.violations, "worst_feature": record.worst_feature,
+                      "worst_distance": record.worst_distance,
+                      "drifted": sorted({v.feature_name for v in findings.violations})}
         if record.error_class:
             event["error"] = f"{record.error_class}: {record.error_message}"
         event = {k: v for k, v in event.items() if v is not None}
         if self._settings.metrics.emf:
-            event |= emf_fields(record, self._settings.metrics.namespace, output_bytes)
+            event |= emf_fields(record, self._settings.metrics.namespace, output_bytes,
+                                findings)
         self.history.append(event)
         what = "poison message" if attempt.job is None else f"job {record.job_id}"
         logger.log(level, "%s %s", what, record.outcome, extra=event)
-        self._metrics.observe(record, output_bytes)
+        self._metrics.observe(record, output_bytes, findings)
         self._ledger.append(record)

@@ -12,6 +12,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from arq_batch.core.ledger import DONE, LedgerRecord
+from arq_batch.core.monitoring.checks import Findings
 
 # Job seconds from a tiny file to a 1 GB one.
 _BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
@@ -35,13 +36,29 @@ class WorkerMetrics:
         self.ledger_failures = Counter("arq_batch_ledger_write_failures",
                                        "Ledger records that could not be written", registry=r)
         self.in_flight = Gauge("arq_batch_jobs_in_flight", "Jobs running now", registry=r)
+        self.distance = Gauge("arq_batch_feature_distance",
+                              "Distance from the baseline in the last checked job, by feature",
+                              ["feature"], registry=r)
+        self.violations = Counter("arq_batch_constraint_violations",
+                                  "Constraint violations found, by check type", ["check"],
+                                  registry=r)
+        self.violating_jobs = Counter("arq_batch_jobs_with_violations",
+                                      "Done jobs whose input violated constraints", registry=r)
 
     def serve(self, port: int, host: str) -> None:
         """Expose ``/metrics`` on a daemon thread."""
         start_http_server(port, addr=host, registry=self.registry)
 
-    def observe(self, record: LedgerRecord, output_bytes: int = 0) -> None:
-        """Count one settled job attempt."""
+    def observe(self, record: LedgerRecord, output_bytes: int = 0,
+                findings: Findings | None = None) -> None:
+        """Count one settled job attempt (and what monitoring found in it)."""
+        if findings is not None:
+            for feature, distance in findings.distances.items():
+                self.distance.labels(feature).set(distance)
+            for violation in findings.violations:
+                self.violations.labels(violation.constraint_check_type).inc()
+            if findings.violations:
+                self.violating_jobs.inc()
         self.jobs.labels(record.outcome).inc()
         self.job_seconds.labels(record.outcome).observe(record.seconds)
         if record.outcome == DONE:
@@ -50,13 +67,22 @@ class WorkerMetrics:
             self.bytes_out.inc(output_bytes)
 
 
-def emf_fields(record: LedgerRecord, namespace: str, output_bytes: int = 0) -> dict[str, Any]:
-    """The Embedded Metric Format members for one job's log line (dimension: outcome)."""
+def emf_fields(record: LedgerRecord, namespace: str, output_bytes: int = 0,
+               findings: Findings | None = None) -> dict[str, Any]:
+    """The Embedded Metric Format members for one job's log line (dimension: outcome).
+
+    A checked job adds ``violations`` (the stack's alarm watches it) and one
+    ``feature_distance.<feature>`` per feature: a log line holds one value per name, so
+    the feature rides in the metric's name rather than in a dimension."""
     values: dict[str, tuple[float, str]] = {"seconds": (record.seconds, "Seconds")}
     if record.outcome == DONE:
         values |= {"rows": (record.rows or 0, "Count"),
                    "input_bytes": (record.input_size or 0, "Bytes"),
                    "output_bytes": (output_bytes, "Bytes")}
+    if findings is not None:
+        values |= {"violations": (len(findings.violations), "Count")}
+        values |= {f"feature_distance.{name}": (round(d, 6), "None")
+                   for name, d in findings.distances.items()}
     return {
         "_aws": {
             "Timestamp": int(record.finished_at.timestamp() * 1000),

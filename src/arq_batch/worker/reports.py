@@ -9,6 +9,7 @@ from typing import Any
 from arq_batch.core import layout
 from arq_batch.core.errors import ArqError
 from arq_batch.core.messages import Job
+from arq_batch.core.monitoring.tap import violations_of
 from arq_batch.core.ports import ObjectStore, QueueMessage
 from arq_batch.core.scoring import InvalidValues
 from arq_batch.core.settings import Settings
@@ -29,6 +30,8 @@ def build_report(message: QueueMessage, job: Job | None, error: ArqError) -> dic
         detail = {"summary": str(error), "bad_rows": [
             {"row": bad.row + error.row_offset + 1, "column": bad.column, "reason": bad.reason}
             for bad in error.bad]}
+    elif violations := violations_of(error):
+        detail = {"summary": str(error), "violations": violations}
     return {
         "message_id": message.message_id,
         "job": job.to_dict() if job else {"body": message.body[:BODY_EXCERPT]},

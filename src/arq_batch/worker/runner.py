@@ -16,6 +16,8 @@ from arq_batch.core.formats import detect, renamed
 from arq_batch.core.layout import ETAG_META, RUN_ID_META
 from arq_batch.core.ledger import DONE, PART, SPLIT
 from arq_batch.core.messages import Job
+from arq_batch.core.monitoring.checks import Findings
+from arq_batch.core.monitoring.tap import MonitorTap
 from arq_batch.core.ports import ObjectInfo, ObjectStore, ObjectWriter, Queue
 from arq_batch.core.predictions import PredictionsTap
 from arq_batch.core.settings import Settings
@@ -24,6 +26,7 @@ from arq_batch.core.split import part_id
 from arq_batch.core.transform import Source, Tap, transform
 from arq_batch.core.uris import S3Uri
 from arq_batch.worker.assembly import Parts
+from arq_batch.worker.monitoring import Monitoring
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class JobResult:
     output_bytes: int = 0
     kind: str = DONE  # or SPLIT (planned into parts), PART (one part scored)
     assembled: JobResult | None = None  # the whole job, when this part assembled it
+    monitoring: Findings | None = None  # the checks against the model's baseline
 
     @property
     def ledger_id(self) -> str:
@@ -57,7 +61,8 @@ class JobRunner:
                  queue: Queue | None = None) -> None:
         """Without a ``queue`` jobs are never split (there is nowhere to send parts)."""
         self._store, self._models, self._settings = store, models, settings
-        self._parts = Parts(store, queue, settings)
+        self._monitor = Monitoring(store, settings)
+        self._parts = Parts(store, queue, settings, self._monitor)
 
     def run(self, job: Job, cancelled: Callable[[], bool] = lambda: False,
             enqueued_at: datetime | None = None) -> JobResult:
@@ -90,13 +95,14 @@ class JobRunner:
             source = Source(fmt, lambda: cast(BinaryIO, stream),
                             lambda: self._store.open_seekable(job.input, info.size))
             target = _Counted(self._store.open_writer(output, metadata))
-            taps = self._taps(job, model, enqueued_at or datetime.now(UTC))
+            monitor, taps = self._taps(job, model, _day(enqueued_at))
             rows = transform(source, target, model.scorer, self._settings.worker, taps,
                              cancelled=cancelled, shape=shape)
         finally:
             if stream is not None:  # read to the end, or not needed after all
                 stream.close()
-        return done.result(rows, output_bytes=target.count)
+        return replace(done.result(rows, output_bytes=target.count),
+                       monitoring=monitor.findings if monitor else None)
 
     def _part(self, job: Job, model: Model, shape: Shape, cancelled: Callable[[], bool],
               started: float) -> JobResult:
@@ -112,7 +118,7 @@ class JobRunner:
         return replace(result, assembled=JobResult(
             whole, self.output_for(whole), outcome.total_rows, model.card.run_id,
             result.seconds, input_etag=outcome.input_etag, input_size=outcome.input_size,
-            output_bytes=outcome.output_bytes))
+            output_bytes=outcome.output_bytes, monitoring=outcome.monitoring))
 
     def abandon(self, job: Job) -> bool:
         """A part failed for good: fail its job (once; True for the first part to fail)."""
@@ -132,15 +138,18 @@ class JobRunner:
             raise PermanentError(f"output {output} would overwrite or re-trigger an input")
         return output
 
-    def _taps(self, job: Job, model: Model, enqueued_at: datetime) -> list[Tap]:
+    def _taps(self, job: Job, model: Model, day: str) -> tuple[MonitorTap | None, list[Tap]]:
+        """Monitoring's tap (closed first: a ``fail_on`` violation then fails the job
+        before anything else is committed), then the predictions dataset's."""
+        monitor = self._monitor.tap(job, model, day)
+        taps: list[Tap] = [monitor] if monitor else []
         predictions = self._settings.predictions
-        if not predictions.enabled:
-            return []
-        uri = layout.predictions_uri(self._settings.bucket, self._settings.prefixes,
-                                     model.card.run_id, enqueued_at.strftime("%Y-%m-%d"),
-                                     job.job_id)
-        return [PredictionsTap(self._store, uri, str(job.input), predictions.id_columns,
-                               datetime.now(UTC))]
+        if predictions.enabled:
+            uri = layout.predictions_uri(self._settings.bucket, self._settings.prefixes,
+                                         model.card.run_id, day, job.job_id)
+            taps.append(PredictionsTap(self._store, uri, str(job.input),
+                                       predictions.id_columns, datetime.now(UTC)))
+        return monitor, taps
 
     def _already_done(self, output: S3Uri, metadata: dict[str, str]) -> bool:
         try:
@@ -148,6 +157,11 @@ class JobRunner:
         except PermanentError:
             return False
         return all(existing.get(k) == v for k, v in metadata.items())
+
+
+def _day(enqueued_at: datetime | None) -> str:
+    """The date a job's dataset files go under: the day its message was sent."""
+    return (enqueued_at or datetime.now(UTC)).strftime("%Y-%m-%d")
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from arq_batch.core.errors import DataError, MissingObject, PermanentError
 from arq_batch.core.formats import csv, parquet
 from arq_batch.core.formats.ranges import LineRange
 from arq_batch.core.messages import Job
+from arq_batch.core.monitoring.tap import STATISTICS
 from arq_batch.core.ports import ObjectInfo, ObjectStore, Queue, exists
 from arq_batch.core.predictions import PredictionsTap
 from arq_batch.core.scoring import InvalidValues
@@ -33,6 +34,7 @@ from arq_batch.core.shaping import Shape
 from arq_batch.core.split import Part, Plan, SplitKeys, byte_parts, row_group_parts, splittable
 from arq_batch.core.transform import Source, Tap, transform
 from arq_batch.core.uris import S3Uri
+from arq_batch.worker.monitoring import Monitoring
 
 logger = logging.getLogger(__name__)
 TAIL = 1024 * 1024  # read past a part's range, a window at a time, to end its last line
@@ -41,8 +43,10 @@ TAIL = 1024 * 1024  # read past a part's range, a window at a time, to end its l
 class Splitter:
     """Plans split jobs and scores their parts."""
 
-    def __init__(self, store: ObjectStore, queue: Queue | None, settings: Settings) -> None:
+    def __init__(self, store: ObjectStore, queue: Queue | None, settings: Settings,
+                 monitoring: Monitoring) -> None:
         self._store, self._queue, self._settings = store, queue, settings
+        self._monitoring = monitoring
 
     def keys(self, job: Job) -> SplitKeys:
         """Where this job's plan and parts live."""
@@ -121,7 +125,7 @@ class Splitter:
                    cancelled: Callable[[], bool]) -> int:
         """Score part ``job.part`` into its temporary objects; returns its rows."""
         keys, part = self.keys(job), _part(plan, job)
-        taps = self._taps(job, keys, part)
+        taps = self._taps(job, keys, part, model)
         source = self._source(job, plan, part, shape)
         try:
             return transform(source, self._store.open_writer(keys.output(part.index)),
@@ -148,12 +152,14 @@ class Splitter:
                                             quotes=shape.source.kind == "csv"))
         return Source(shape.source, lines, _no_stream, part.index)
 
-    def _taps(self, job: Job, keys: SplitKeys, part: Part) -> list[Tap]:
+    def _taps(self, job: Job, keys: SplitKeys, part: Part, model: Model) -> list[Tap]:
         settings = self._settings.predictions
-        if not settings.enabled:
-            return []
-        return [PredictionsTap(self._store, keys.predictions(part.index), str(job.input),
-                               settings.id_columns, datetime.now(UTC))]
+        monitor = self._monitoring.part_tap(model, keys, part.index)
+        taps: list[Tap] = [monitor] if monitor else []
+        if settings.enabled:
+            taps.append(PredictionsTap(self._store, keys.predictions(part.index),
+                                       str(job.input), settings.id_columns, datetime.now(UTC)))
+        return taps
 
     def _rows_before(self, job: Job, plan: Plan, part: Part) -> int:
         """Data rows in the file before this part: counted from the bytes (errors only)."""
@@ -191,7 +197,8 @@ class Splitter:
 
     def drop(self, keys: SplitKeys, index: int, rows: int) -> None:
         """Remove one part's objects (its job failed while it ran)."""
-        for uri in (keys.output(index), keys.predictions(index), keys.done(index, rows)):
+        for uri in (keys.output(index), keys.predictions(index),
+                    keys.monitoring(index).child(STATISTICS), keys.done(index, rows)):
             with contextlib.suppress(PermanentError):
                 self._store.delete(uri)
 
