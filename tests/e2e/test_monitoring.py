@@ -191,6 +191,7 @@ def test_a_run_without_a_baseline_scores_as_before_and_says_so_once(
     skipped = [e for e in worker.events() if e.get("event") == "monitoring_skipped"]
     assert [e["run_id"] for e in skipped] == [trained]
     assert [r["violations"] for r in query("SELECT violations FROM jobs")] == [None, None]
+    assert query("SELECT count(*) AS n FROM violations") == [{"n": 0}]  # empty, not an error
 
 
 def test_fail_on_makes_violations_a_data_error_with_them_in_the_report(

@@ -7,6 +7,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from arq_batch import __version__
 from arq_batch.cli import (
@@ -54,9 +55,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     return EXIT_OK
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line (exit 2): the usage is one ``--help`` away.
+    Sub-command parsers are made of the same class, so every command says it this way."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command tree of contract section 3, one group module at a time."""
-    parser = argparse.ArgumentParser(prog="arq-batch", description=DESCRIPTION, epilog=EPILOG,
+    parser = _Parser(prog="arq-batch", description=DESCRIPTION, epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"arq-batch {__version__}",
                         help="print the version and exit")
