@@ -158,7 +158,7 @@ def test_baseline_files_are_hash_checked_and_named_by_the_card(species_model, ba
     model = load_model(card.to_json(), scorer_bytes, artifact, "run", files)
     assert model.baseline is not None
     tampered = files | {"constraints.json": files["constraints.json"].replace(b"0.1", b"0.9")}
-    with pytest.raises(ModelError, match="sha256 mismatch for run/constraints.json"):
+    with pytest.raises(ModelError, match=r"sha256 mismatch for run/constraints\.json"):
         load_model(card.to_json(), scorer_bytes, artifact, "run", tampered)
     odd = json.loads(card.to_json()) | {"baseline": {"../../other.json": "x"}}
     with pytest.raises(ModelError, match="baseline must name"):
@@ -174,3 +174,13 @@ def test_baseline_files_are_hash_checked_and_named_by_the_card(species_model, ba
 def test_a_monitoring_section_that_cannot_work_is_refused(change, message) -> None:
     with pytest.raises(ConfigError, match=message):
         validate_monitoring(dataclasses.replace(CONFIG, **change))
+
+
+def test_infinite_values_leave_the_statistics_strict_json() -> None:
+    numbers = Numeric(np.array([0.0]), (-1.0, 1.0))
+    numbers.add(np.array([1.0, float("inf"), float("-inf"), float("nan"), -2.0]))
+    entry = json.loads(json.dumps(numbers.to_json("x"), allow_nan=False))
+    assert entry["numerical_statistics"]["common"] == {"num_present": 4, "num_missing": 1}
+    assert entry["arq_batch"]["below_baseline_min"] == 2
+    assert entry["arq_batch"]["above_baseline_max"] == 1
+    assert Numeric.from_json(entry).present == 4

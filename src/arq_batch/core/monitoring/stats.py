@@ -51,16 +51,16 @@ class Numeric:
 
     def add(self, values: np.ndarray) -> None:
         """Count a batch of values (NaN: missing); contiguous values are fastest."""
-        present = values[~np.isnan(values)] if np.isnan(values.sum()) else values
+        with np.errstate(invalid="ignore"):  # inf - inf is NaN, as it should be
+            total = float(values.sum())
+        present = values[~np.isnan(values)] if math.isnan(total) else values
         n = len(present)
         self.missing += len(values) - n
         if not n:
             return
-        # Sums around a shift near the mean: one pass for the spread, and no precision
-        # lost to values far from zero (years, timestamps).
-        shift = self.mean if self.present else float(present[0])
-        shifted = present - shift
-        total = float(shifted.sum())
+        if len(present) < len(values):
+            with np.errstate(invalid="ignore"):
+                total = float(present.sum())
         low, high = float(present.min()), float(present.max())
         if self.non_integral is not None:
             self.non_integral += int(np.count_nonzero(present != np.floor(present)))
@@ -69,11 +69,12 @@ class Numeric:
         if high > self.bounds[1]:
             self.above += int(np.count_nonzero(present > self.bounds[1]))
         self.counts += _bin_counts(present, self.cuts)
-        # Squared in place and summed, not ``shifted @ shifted``: a BLAS dot product spins
-        # up BLAS's threads, which took a second core's worth of CPU from the job.
-        squares = float(np.square(shifted, out=shifted).sum())
-        self._combine(n, total + shift * n, shift + total / n,
-                      max(squares - total * total / n, 0.0), low, high)
+        # The batch's spread around its own mean (two passes, no precision lost to values
+        # far from zero), squared in place: ``@`` would spin up BLAS's threads, which took
+        # a second core's worth of CPU from the job.
+        deviations = present - total / n
+        m2 = float(np.square(deviations, out=deviations).sum())
+        self._combine(n, total, total / n, m2, low, high)
 
     def merge(self, other: Numeric) -> None:
         """Add another dataset's figures for the same column and bins."""
@@ -108,20 +109,20 @@ class Numeric:
         seen = self.present > 0
         return {"name": name, "inferred_type": self.inferred_type, "numerical_statistics": {
             "common": {"num_present": self.present, "num_missing": self.missing},
-            "mean": self.mean, "sum": self.total,
-            "std_dev": math.sqrt(self.m2 / self.present) if seen else 0.0,
-            "min": self.low if seen else 0.0, "max": self.high if seen else 0.0,
+            "mean": _json(self.mean), "sum": _json(self.total),
+            "std_dev": _json(math.sqrt(self.m2 / self.present)) if seen else 0.0,
+            "min": _json(self.low) if seen else 0.0, "max": _json(self.high) if seen else 0.0,
             "distribution": {"kll": {"buckets": self._buckets()}}},
             CUSTOM: {"non_integral": self.non_integral, "below_baseline_min": self.below,
                      "above_baseline_max": self.above}}  # non_integral null: not counted
 
-    def _buckets(self) -> list[dict[str, float]]:
+    def _buckets(self) -> list[dict[str, float | None]]:
         """One bucket per bin; the outer bins reach to this dataset's min and max."""
         inner = [float(c) for c in self.cuts]
         first = min([self.low, *inner[:1]]) if self.present else (inner or [0.0])[0]
         last = max([self.high, *inner[-1:]]) if self.present else (inner or [0.0])[-1]
         edges = [first, *inner, last]
-        return [{"lower_bound": lo, "upper_bound": hi, "count": int(c)}
+        return [{"lower_bound": _json(lo), "upper_bound": _json(hi), "count": int(c)}
                 for lo, hi, c in zip(edges[:-1], edges[1:], self.counts, strict=True)]
 
     @classmethod
@@ -132,13 +133,23 @@ class Numeric:
         buckets = stats["distribution"]["kll"]["buckets"]
         present = int(stats["common"]["num_present"])
         return cls(np.array([float(b["upper_bound"]) for b in buckets[:-1]]), bounds,
-                   present, int(stats["common"]["num_missing"]), float(stats["sum"]),
-                   float(stats["mean"]), float(stats["std_dev"]) ** 2 * present,
-                   float(stats["min"]) if present else math.inf,
-                   float(stats["max"]) if present else -math.inf,
+                   present, int(stats["common"]["num_missing"]), _float(stats["sum"]),
+                   _float(stats["mean"]), _float(stats["std_dev"]) ** 2 * present,
+                   _float(stats["min"]) if present else math.inf,
+                   _float(stats["max"]) if present else -math.inf,
                    _count(custom.get("non_integral", 0)), int(custom.get("below_baseline_min", 0)),
                    int(custom.get("above_baseline_max", 0)),
                    np.array([int(b["count"]) for b in buckets], dtype=np.int64))
+
+
+def _json(value: float) -> float | None:
+    """A figure as strict JSON has it: an infinite input value makes sums and moments
+    infinite or NaN, which JSON cannot hold, so they are written as null."""
+    return value if math.isfinite(value) else None
+
+
+def _float(value: Any) -> float:
+    return math.nan if value is None else float(value)
 
 
 def _count(value: Any) -> int | None:
