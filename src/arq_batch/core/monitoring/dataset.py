@@ -33,6 +33,11 @@ class Statistics:
     rows: int = 0
     columns: set[str] = field(default_factory=set)  # the input's columns, by name
     _pending: list[Pending] = field(default_factory=list, compare=False, repr=False)
+    # A column's and a working array's worth of space, reused: fresh arrays of this size come from
+    # mmap and fault in every 4 kB page each time (measured on 1M rows x 11 columns:
+    # 37,000 page faults and 107 ms of CPU without, 36 ms with).
+    _scratch: np.ndarray = field(default_factory=lambda: np.zeros((2, 0)), compare=False,
+                                 repr=False)
 
     def observe(self, inputs: ModelInputs, scores: np.ndarray | None = None) -> None:
         """Count one batch: the model's parsed features and, when scored, its scores."""
@@ -50,13 +55,18 @@ class Statistics:
             self._count(batches)
 
     def _count(self, batches: list[Pending]) -> None:
+        rows = sum(len(i.numbers) for i, _ in batches)
+        if self._scratch.shape[1] < rows:
+            self._scratch = np.empty((2, rows))
+        column, spare = self._scratch[0, :rows], self._scratch[1, :rows]
         for j, stats in enumerate(self.numeric.values()):  # columns are contiguous
-            stats.add(np.concatenate([i.numbers[:, j] for i, _ in batches]))
+            stats.add(np.concatenate([i.numbers[:, j] for i, _ in batches], out=column), spare)
         for j, values in enumerate(self.categorical.values()):
             values.add(pa.chunked_array([i.texts[j] for i, _ in batches], pa.string()))
         scores = [s for _, s in batches if s is not None]
         if self.score is not None and scores:
-            self.score.add(np.concatenate(scores))
+            count = sum(map(len, scores))
+            self.score.add(np.concatenate(scores, out=column[:count]), spare[:count])
 
     def merge(self, other: Statistics) -> None:
         """Add another part of the same job (same features, bins and domains)."""

@@ -49,32 +49,41 @@ class Numeric:
         if len(self.counts) != len(self.cuts) + 1:
             self.counts = np.zeros(len(self.cuts) + 1, dtype=np.int64)
 
-    def add(self, values: np.ndarray) -> None:
-        """Count a batch of values (NaN: missing); contiguous values are fastest."""
+    def add(self, values: np.ndarray, work: np.ndarray | None = None) -> None:
+        """Count a batch of values (NaN: missing). Contiguous values are fastest, and
+        ``work`` (as long as ``values``) saves allocating the one working array."""
         with np.errstate(invalid="ignore"):  # inf - inf is NaN, as it should be
             total = float(values.sum())
-        present = values[~np.isnan(values)] if math.isnan(total) else values
-        n = len(present)
-        self.missing += len(values) - n
-        if not n:
-            return
-        if len(present) < len(values):
-            with np.errstate(invalid="ignore"):
-                total = float(present.sum())
-        low, high = float(present.min()), float(present.max())
-        if self.non_integral is not None:
-            self.non_integral += int(np.count_nonzero(present != np.floor(present)))
-        if low < self.bounds[0]:
-            self.below += int(np.count_nonzero(present < self.bounds[0]))
-        if high > self.bounds[1]:
-            self.above += int(np.count_nonzero(present > self.bounds[1]))
-        self.counts += _bin_counts(present, self.cuts)
-        # The batch's spread around its own mean (two passes, no precision lost to values
-        # far from zero), squared in place: ``@`` would spin up BLAS's threads, which took
-        # a second core's worth of CPU from the job.
-        deviations = present - total / n
-        m2 = float(np.square(deviations, out=deviations).sum())
+            present = ~np.isnan(values) if math.isnan(total) else None  # None: all are
+            n = len(values) if present is None else int(np.count_nonzero(present))
+            self.missing += len(values) - n
+            if not n:
+                return
+            if present is not None:
+                total = float(np.sum(values, where=present))
+            low, high = float(np.fmin.reduce(values)), float(np.fmax.reduce(values))
+            self._count(values, present, n, work, (low, high))
+            # The batch's spread around its own mean (two passes, no precision lost to
+            # values far from zero), squared in place: ``@`` would spin up BLAS's threads,
+            # which took a second core's worth of CPU from the job.
+            deviations = np.subtract(values, total / n, out=work)
+            m2 = float(np.sum(np.square(deviations, out=deviations), where=present
+                              if present is not None else True))
         self._combine(n, total, total / n, m2, low, high)
+
+    def _count(self, values: np.ndarray, present: np.ndarray | None, n: int,
+               work: np.ndarray | None, extremes: tuple[float, float]) -> None:
+        """Non-whole numbers, out-of-range values and bins (comparisons are False for NaN)."""
+        if self.non_integral is not None:
+            other = values != np.floor(values, out=work)
+            if present is not None:
+                other &= present
+            self.non_integral += int(np.count_nonzero(other))
+        if extremes[0] < self.bounds[0]:
+            self.below += int(np.count_nonzero(values < self.bounds[0]))
+        if extremes[1] > self.bounds[1]:
+            self.above += int(np.count_nonzero(values > self.bounds[1]))
+        self.counts += _bin_counts(values, self.cuts, n)
 
     def merge(self, other: Numeric) -> None:
         """Add another dataset's figures for the same column and bins."""
@@ -156,13 +165,14 @@ def _count(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
-def _bin_counts(values: np.ndarray, cuts: np.ndarray) -> np.ndarray:
-    """Values per bin, bin ``j`` holding those with ``j`` cuts at or below them.
+def _bin_counts(values: np.ndarray, cuts: np.ndarray, present: int) -> np.ndarray:
+    """Values per bin, bin ``j`` holding those with ``j`` cuts at or below them (NaN in
+    none: ``present`` counts the others).
 
     One comparison pass per cut: with ten bins, 13x faster than ``searchsorted`` and
     ``bincount`` (measured: 0.015 s against 0.20 s per million values)."""
     below = [np.count_nonzero(values < cut) for cut in cuts]
-    return np.diff(np.array([0, *below, len(values)], dtype=np.int64))
+    return np.diff(np.array([0, *below, present], dtype=np.int64))
 
 
 @dataclass
