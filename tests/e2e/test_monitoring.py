@@ -101,12 +101,18 @@ def test_drift_is_found_by_feature_and_check_everywhere_and_jobs_still_score(
                 if key.endswith("/constraint_violations.json")}
     assert found(by_input["normal.csv"][1]) == set()
     assert found(by_input["hostile.csv"][1]) == EXPECTED
-    for key, body in by_input.values():
+    statistics = {}
+    for name, (key, body) in by_input.items():
         assert body["run_id"] == trained
-        statistics = files[key.replace("constraint_violations.json", "statistics.json")]
-        assert statistics["dataset"]["item_count"] == ROWS
-        jsonschema.validate(statistics, monitoring_schemas.STATISTICS)
+        statistics[name] = files[key.replace("constraint_violations.json", "statistics.json")]
+        assert statistics[name]["dataset"]["item_count"] == ROWS
+        jsonschema.validate(statistics[name], monitoring_schemas.STATISTICS)
         jsonschema.validate(body, monitoring_schemas.VIOLATIONS)
+    # And each feature's statistics carry its distance and its share out of range or domain
+    figures = {f["name"]: f["arq_batch"] for f in statistics["hostile.csv"]["features"]}
+    assert figures["x1"]["distance"] > 0.8 and figures["x1"]["out_of_range_fraction"] > 0.99
+    assert figures["shop"]["unseen_fraction"] == pytest.approx(0.05, abs=0.01)
+    assert figures["x0"]["distance"] < 0.05
     # And SQL sees the same violations, the ledger their count and the worst distance
     rows = query("SELECT input, run_id, feature_name, constraint_check_type, "
                  "dt = current_date AS today FROM violations")

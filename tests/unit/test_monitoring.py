@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from functools import partial
 
 import numpy as np
 import pyarrow as pa
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 
 from arq_batch.core.artifacts import load_model, sha256
 from arq_batch.core.errors import ConfigError, ModelError
+from arq_batch.core.formats import detect
 from arq_batch.core.monitoring import baseline as monitoring
 from arq_batch.core.monitoring.baseline import Baseline
 from arq_batch.core.monitoring.checks import check
@@ -184,3 +186,28 @@ def test_infinite_values_leave_the_statistics_strict_json() -> None:
     assert entry["arq_batch"]["below_baseline_min"] == 2
     assert entry["arq_batch"]["above_baseline_max"] == 1
     assert Numeric.from_json(entry).present == 4
+
+
+def test_a_fault_of_monitorings_own_never_fails_the_job(species_model, baseline, tmp_path,
+                                                        monkeypatch, caplog) -> None:
+    from arq_batch.core.monitoring import dataset
+    from arq_batch.core.monitoring.tap import MonitorTap
+    from arq_batch.core.settings import WorkerSettings
+    from arq_batch.core.transform import Source, transform
+    from arq_batch.worker import files
+
+    _, scorer, _ = species_model
+
+    def broken(self, inputs, scores=None):
+        raise ZeroDivisionError("a bug in the statistics")
+
+    monkeypatch.setattr(dataset.Statistics, "observe", broken)
+    folder = files.LocalFolder(str(tmp_path / "monitoring"))
+    tap = MonitorTap(folder, baseline, CONFIG, {"job_id": "j1"}, IGNORED)
+    opener = partial(files.open_file, str(PENGUINS))
+    rows = transform(Source(detect("penguins.csv"), opener, opener),
+                     files.LocalWriter(str(tmp_path / "out.csv")), scorer,
+                     WorkerSettings(), [tap])
+    assert rows == 344 and (tmp_path / "out.csv").exists()
+    assert not (tmp_path / "monitoring").exists() and tap.findings is None
+    assert [r.event for r in caplog.records if hasattr(r, "event")] == ["monitoring_error"]

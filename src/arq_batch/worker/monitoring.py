@@ -15,14 +15,15 @@ from datetime import UTC, datetime
 
 from arq_batch.core import layout
 from arq_batch.core.artifacts import Model
+from arq_batch.core.errors import ArqError
 from arq_batch.core.messages import Job
-from arq_batch.core.monitoring.checks import Findings
+from arq_batch.core.monitoring.checks import Findings, check
 from arq_batch.core.monitoring.tap import (
     STATISTICS,
     Folder,
     MonitorTap,
     StoreFolder,
-    checked,
+    fail_on,
     publish,
 )
 from arq_batch.core.ports import ObjectStore
@@ -81,17 +82,25 @@ class Monitoring:
         if not self._wanted(model):
             return None, lambda: None
         assert model.baseline is not None
-        total = model.baseline.fresh()
-        for part in plan.parts:
-            uri = keys.monitoring(part.index).child(STATISTICS)
-            if uri.key in present:  # a part without rows writes none
-                total.merge(total.parsed(json.loads(self._store.get_bytes(uri))))
         job_id = str(plan.job["job_id"])
-        findings = checked(total, model.baseline, self._settings.monitoring, _ignored(model))
+        try:
+            total = model.baseline.fresh()
+            for part in plan.parts:
+                uri = keys.monitoring(part.index).child(STATISTICS)
+                if uri.key in present:  # a part without rows writes none
+                    total.merge(total.parsed(json.loads(self._store.get_bytes(uri))))
+            findings = check(total, model.baseline, self._settings.monitoring,
+                             _ignored(model))
+        except ArqError:
+            raise  # the store's: retried or reported like any other
+        except Exception:  # monitoring's own fault: the job goes on without its files
+            logger.exception("monitoring gave up on split job %s", job_id,
+                             extra={"event": "monitoring_error", "job_id": job_id})
+            return None, lambda: None
+        fail_on(findings, self._settings.monitoring)
         about = _about(job_id, str(plan.job["input"]), model)
-        undo = publish(self._folder(plan.enqueued_at[:10], job_id), total,
-                       about | findings.to_json())
-        return findings, undo
+        return findings, publish(self._folder(plan.enqueued_at[:10], job_id), total, about,
+                                 findings)
 
     def _wanted(self, model: Model) -> bool:
         if not self._settings.monitoring.enabled:

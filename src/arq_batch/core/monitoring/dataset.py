@@ -8,7 +8,6 @@ columns no longer fit the cache) and 8 MB more of the worker's peak memory (meas
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -91,10 +90,6 @@ class Statistics:
         return {"version": 0.0,
                 "dataset": {"item_count": self.rows, CUSTOM: {"columns": sorted(self.columns)}},
                 "features": features}
-
-    def to_bytes(self) -> bytes:
-        """statistics.json on one line (Athena's JSON reader takes one object per line)."""
-        return json.dumps(self.to_json()).encode()
 
     def parsed(self, data: Mapping[str, Any]) -> Statistics:
         """Another dataset's statistics.json, read with this one's bins and domains."""

@@ -9,20 +9,23 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable, Mapping
+import logging
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from arq_batch.core.errors import DataError
 from arq_batch.core.monitoring.baseline import Baseline
 from arq_batch.core.monitoring.checks import Findings, Violation, check
 from arq_batch.core.monitoring.config import MISSING_COLUMN, MonitoringSettings
 from arq_batch.core.monitoring.dataset import Statistics
+from arq_batch.core.monitoring.stats import CUSTOM
 from arq_batch.core.ports import ObjectStore
 from arq_batch.core.scoring import MissingColumns, ScoredBatch
 from arq_batch.core.uris import S3Uri
 
 STATISTICS, VIOLATIONS = "statistics.json", "constraint_violations.json"
+logger = logging.getLogger(__name__)
 
 
 class ConstraintViolations(DataError):
@@ -63,7 +66,8 @@ class MonitorTap:
     ``about`` (job id, input, run id) heads constraint_violations.json, so the files name
     their job on their own; ``ignore`` are input columns that are not extra ones. A part
     of a split job (``final=False``) writes its statistics alone, for the assembly to
-    merge and check.
+    merge and check. Monitoring never fails a job by itself: should counting or checking
+    fail, the tap logs why and the job goes on without its files (``fail_on`` aside).
     """
 
     columns: tuple[str, ...] = ()
@@ -73,55 +77,83 @@ class MonitorTap:
                  final: bool = True) -> None:
         self._folder, self._baseline, self._config = folder, baseline, config
         self._about, self._ignore, self._final = dict(about), ignore, final
-        self.statistics = baseline.fresh()
+        self.statistics: Statistics | None = baseline.fresh()  # None: gave up
         self.findings: Findings | None = None
         self._undo: Callable[[], None] = lambda: None
 
     def write(self, scored: ScoredBatch) -> None:
         """Count one batch's features and scores."""
-        self.statistics.observe(scored.inputs, scored.scores)
+        if self.statistics is not None:
+            with self._guard():
+                self.statistics.observe(scored.inputs, scored.scores)
 
     def close(self) -> None:
         """Check, then commit statistics.json and constraint_violations.json."""
-        self.statistics.flush()
-        if not self._final:
-            self._undo = publish(self._folder, self.statistics)
+        with self._guard():
+            if self.statistics is not None:
+                self.statistics.flush()
+                if self._final:
+                    self.findings = check(self.statistics, self._baseline, self._config,
+                                          self._ignore)
+        if self.statistics is None:
             return
-        self.findings = checked(self.statistics, self._baseline, self._config, self._ignore)
-        self._undo = publish(self._folder, self.statistics,
-                             self._about | self.findings.to_json())
+        if self.findings is not None:
+            fail_on(self.findings, self._config)
+        self._undo = publish(self._folder, self.statistics, self._about, self.findings)
 
     def abort(self) -> None:
         """Remove whatever was committed (the output failed after this tap closed)."""
         self._undo()
 
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        try:
+            yield
+        except Exception as exc:  # a fault of monitoring's own, never of the input
+            logger.exception("monitoring gave up on job %s: %s", self._about.get("job_id"),
+                             exc, extra={"event": "monitoring_error", **self._about})
+            self.statistics = self.findings = None
 
-def checked(statistics: Statistics, baseline: Baseline, config: MonitoringSettings,
-            ignore: tuple[str, ...]) -> Findings:
-    """The checks; ConstraintViolations if any is of a type ``monitoring.fail_on`` names."""
-    findings = check(statistics, baseline, config, ignore)
+
+def fail_on(findings: Findings, config: MonitoringSettings) -> None:
+    """ConstraintViolations if any violation is of a type ``monitoring.fail_on`` names."""
     fatal = findings.of_type(config.fail_on)
     if fatal:
         raise ConstraintViolations(fatal)
-    return findings
 
 
-def publish(folder: Folder, statistics: Statistics,
-            violations: Mapping[str, object] | None = None) -> Callable[[], None]:
+def publish(folder: Folder, statistics: Statistics, about: Mapping[str, str],
+            findings: Findings | None) -> Callable[[], None]:
     """Write statistics.json, then (checked jobs) constraint_violations.json; returns how
     to remove them again, should the job fail after all."""
+    files = {STATISTICS: json.dumps(_described(statistics, findings)).encode()}
+    if findings is not None:
+        files[VIOLATIONS] = json.dumps(dict(about) | findings.to_json()).encode()
     written = []
-    for name, data in ((STATISTICS, statistics.to_bytes()),
-                       (VIOLATIONS, json.dumps(violations).encode() if violations else None)):
-        if data is not None:
-            folder.put(name, data)
-            written.append(name)
+    for name, data in files.items():
+        folder.put(name, data)
+        written.append(name)
 
     def undo() -> None:
         for name in written:  # best effort: a later run overwrites them anyway
             with contextlib.suppress(Exception):
                 folder.delete(name)
     return undo
+
+
+def _described(statistics: Statistics, findings: Findings | None) -> dict[str, Any]:
+    """statistics.json, each feature of a checked job with its distance from the baseline
+    and the share of its values out of the baseline's range (numbers) or domain."""
+    data = statistics.to_json()
+    if findings is None:
+        return data
+    for feature in data["features"]:
+        name = feature["name"]
+        outside = ("out_of_range_fraction" if "numerical_statistics" in feature
+                   else "unseen_fraction")
+        feature[CUSTOM] |= {"distance": round(findings.distances.get(name, 0.0), 6),
+                            outside: round(findings.outside.get(name, 0.0), 6)}
+    return data
 
 
 def violations_of(error: Exception) -> list[dict[str, str]]:
