@@ -17,6 +17,7 @@ from arq_batch.core import layout
 from arq_batch.core.artifacts import Model
 from arq_batch.core.errors import ArqError
 from arq_batch.core.messages import Job
+from arq_batch.core.monitoring.baseline import Baseline
 from arq_batch.core.monitoring.checks import Findings, check
 from arq_batch.core.monitoring.tap import (
     STATISTICS,
@@ -46,51 +47,50 @@ class Monitoring:
 
     def tap(self, job: Job, model: Model, day: str) -> MonitorTap | None:
         """The job's tap; None when monitoring is off or the model has no baseline."""
-        if not self._wanted(model):
+        baseline = self._baseline(model)
+        if baseline is None:
             return None
-        assert model.baseline is not None
-        return MonitorTap(self._folder(day, job.job_id), model.baseline,
+        return MonitorTap(self._folder(day, job.job_id), baseline,
                           self._settings.monitoring, _about(job.job_id, str(job.input), model),
                           _ignored(model))
 
     def score_tap(self, destination: str, model: Model, source: str) -> MonitorTap | None:
         """``score``'s tap: files in the bucket's monitoring folder for an s3:// output (job
         id ``score-<output key>``), else in ``<output>.monitoring/`` beside it."""
-        if not self._wanted(model):
+        baseline = self._baseline(model)
+        if baseline is None:
             return None
-        assert model.baseline is not None
         folder: Folder = LocalFolder(f"{destination}.monitoring")
         job_id = f"score-{destination}"
         if is_s3(destination):
             job_id = f"score-{S3Uri.parse(destination).key}"
             folder = self._folder(datetime.now(UTC).strftime("%Y-%m-%d"), job_id)
-        return MonitorTap(folder, model.baseline, self._settings.monitoring,
+        return MonitorTap(folder, baseline, self._settings.monitoring,
                           _about(job_id, source, model), _ignored(model))
 
     def part_tap(self, model: Model, keys: SplitKeys, index: int) -> MonitorTap | None:
         """A split job part's tap: its statistics only, beside the part's other objects."""
-        if not self._wanted(model):
+        baseline = self._baseline(model)
+        if baseline is None:
             return None
-        assert model.baseline is not None
-        return MonitorTap(StoreFolder(self._store, keys.monitoring(index)), model.baseline,
+        return MonitorTap(StoreFolder(self._store, keys.monitoring(index)), baseline,
                           self._settings.monitoring, {}, final=False)
 
     def assemble(self, plan: Plan, keys: SplitKeys, model: Model,
                  present: Mapping[str, object]) -> tuple[Findings | None, Callable[[], None]]:
         """Merge the parts' statistics (``present``: the parts' keys), check, and write
         the job's files; returns the findings and how to remove the files again."""
-        if not self._wanted(model):
+        baseline = self._baseline(model)
+        if baseline is None:
             return None, lambda: None
-        assert model.baseline is not None
         job_id = str(plan.job["job_id"])
         try:
-            total = model.baseline.fresh()
+            total = baseline.fresh()
             for part in plan.parts:
                 uri = keys.monitoring(part.index).child(STATISTICS)
                 if uri.key in present:  # a part without rows writes none
                     total.merge(total.parsed(json.loads(self._store.get_bytes(uri))))
-            findings = check(total, model.baseline, self._settings.monitoring,
-                             _ignored(model))
+            findings = check(total, baseline, self._settings.monitoring, _ignored(model))
         except ArqError:
             raise  # the store's: retried or reported like any other
         except Exception:  # monitoring's own fault: the job goes on without its files
@@ -102,12 +102,13 @@ class Monitoring:
         return findings, publish(self._folder(plan.enqueued_at[:10], job_id), total, about,
                                  findings)
 
-    def _wanted(self, model: Model) -> bool:
+    def _baseline(self, model: Model) -> Baseline | None:
+        """The run's baseline, if monitoring is on and the run has one."""
         if not self._settings.monitoring.enabled:
-            return False
+            return None
         if model.baseline is None:
             self._skipped(model.card.run_id)
-        return model.baseline is not None
+        return model.baseline
 
     def _folder(self, day: str, job_id: str) -> StoreFolder:
         return StoreFolder(self._store, layout.monitoring_uri(
