@@ -138,9 +138,10 @@ def render(rows: int, off: Run, on: Run, second: Run, engine: dict[str, float],
         f"(**{engine['on'] / engine['off'] - 1:+.1%}**).",
         "",
         "The engine figure is the work itself (per million rows: bins, moments and extremes "
-        "of ten features and the score, gathered ~22,000 rows (2 MB) at a time; the checks and the "
-        "two files once at the end); a job spends most of its time elsewhere (reading and "
-        "writing S3, the predictions dataset, the ledger), so its share of the job is "
+        "of ten features and the score, counted in blocks of 131,072 values, 1 MB, here "
+        "~11,000 rows; the checks and the two files once at the end); a job spends most of "
+        "its time elsewhere (reading and writing S3, the predictions dataset, the ledger), "
+        "so its share of the job is "
         "smaller. This machine's runs vary by several percent: the figures are medians of "
         "alternating runs. The naive way reads and parses the whole input a second time.",
     ]

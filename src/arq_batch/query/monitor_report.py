@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from arq_batch.core.artifacts import Model
+from arq_batch.core.errors import MissingObject
 from arq_batch.core.monitoring.checks import Findings, check
 from arq_batch.core.monitoring.dataset import Statistics
 from arq_batch.core.monitoring.stats import SCORE, Categorical, Numeric
@@ -52,10 +53,13 @@ def recent_statistics(store: ObjectStore, settings: Settings, model: Model,
                if key.endswith("/" + VIOLATIONS) and _day(key, prefix.key) >= since]
 
     def of_run(folder: str) -> bytes | None:
-        about = json.loads(store.get_bytes(S3Uri(settings.bucket, folder + VIOLATIONS)))
-        if about.get("run_id") != model.card.run_id:
+        try:
+            about = json.loads(store.get_bytes(S3Uri(settings.bucket, folder + VIOLATIONS)))
+            if about.get("run_id") != model.card.run_id:
+                return None
+            return store.get_bytes(S3Uri(settings.bucket, folder + STATISTICS))
+        except MissingObject:  # a failed job's files, being removed as we read
             return None
-        return store.get_bytes(S3Uri(settings.bucket, folder + STATISTICS))
 
     total, jobs = model.baseline.fresh(), 0
     with ThreadPoolExecutor(8) as pool:  # one small GET pair per job

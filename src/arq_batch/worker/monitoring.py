@@ -32,7 +32,6 @@ from arq_batch.core.scoring import PREDICTION_COLUMNS
 from arq_batch.core.settings import Settings
 from arq_batch.core.split import Plan, SplitKeys
 from arq_batch.core.uris import S3Uri, is_s3
-from arq_batch.worker.files import LocalFolder
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +59,8 @@ class Monitoring:
         baseline = self._baseline(model)
         if baseline is None:
             return None
+        from arq_batch.worker.files import LocalFolder  # only score writes local files
+
         folder: Folder = LocalFolder(f"{destination}.monitoring")
         job_id = f"score-{destination}"
         if is_s3(destination):

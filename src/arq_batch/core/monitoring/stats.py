@@ -191,10 +191,11 @@ class Categorical:
         self.present += len(text) - text.null_count
         if self.domain is not None:
             known = pc.is_in(text, value_set=self.domain)
-            self.unseen += len(text) - text.null_count - pc.sum(known).as_py()
-        found = pc.value_counts(text.drop_null())
-        self._count(zip(found.field("values").to_pylist(), found.field("counts").to_pylist(),
-                        strict=True))
+            self.unseen += len(text) - text.null_count - (pc.sum(known).as_py() or 0)
+        found = pc.value_counts(text)  # nulls too, as one entry: cheaper than dropping them
+        self._count((value, count) for value, count in zip(
+            found.field("values").to_pylist(), found.field("counts").to_pylist(), strict=True)
+            if value is not None)
 
     def merge(self, other: Categorical) -> None:
         """Add another dataset's figures for the same column."""
