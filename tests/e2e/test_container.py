@@ -70,9 +70,11 @@ boto3.client("s3"); boto3.client("sqs")
 """
 
 
-def test_the_images_worker_stays_within_64_mb_of_its_floor(image, aws, config_file, s3) -> None:
+def test_the_images_worker_stays_within_70_mb_of_its_floor(image, aws, config_file, s3) -> None:
     """The floor: a process importing boto3, PyYAML, numpy and pyarrow, with an S3 and an
-    SQS client. Peaks are the kernel's own (``ru_maxrss``), not samples."""
+    SQS client. Peaks are the kernel's own (``ru_maxrss``), not samples. The budget was
+    64 MB until monitoring (on by default: its code, its counts) added ~2 MB, which left
+    no room for the few MB these runs vary by (docs/performance.md)."""
     provision_and_train()
     s3.put_object(Bucket=BUCKET, Key="data/input/wide.csv", Body=penguins_csv(3000))
 
@@ -85,7 +87,7 @@ def test_the_images_worker_stays_within_64_mb_of_its_floor(image, aws, config_fi
     job = peak("arq-batch", "worker", "--once")
     print(f"image: floor {floor} MB, a 1,032,000-row CSV job {job} MB (+{job - floor} MB)")
     assert read_csv(s3, "data/output/wide.csv").num_rows == 344 * 3000
-    assert job - floor <= 64
+    assert job - floor <= 70
 
 
 @pytest.fixture
