@@ -69,7 +69,8 @@ def test_spark_scores_like_the_worker_and_fetches_the_model_once_per_process(
     assert rows.num_rows == len(inputs) == 344
     # The driver once, then each of at most two Python worker processes once: not per task.
     assert 1 <= fetched <= 3, fetched
-    for name in ("model.json", "model.joblib", "scorer.json"):  # a copy, one byte added
+    for name in ("model.json", "model.joblib", "scorer.json", "statistics.json",
+                 "constraints.json"):  # a copy of the run, one byte added
         blob = s3.get_object(Bucket=BUCKET, Key=f"model/output/{run}/{name}")["Body"].read()
         s3.put_object(Bucket=BUCKET, Key=f"model/output/tampered/{name}",
                       Body=blob + b" " if name == "scorer.json" else blob)
