@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -65,16 +65,15 @@ def _constraints(stats: Statistics, domains: Mapping[str, list[str]],
                   "completeness": c.present / max(c.present + c.missing, 1),
                   "string_constraints": {"domains": domains[name]}}
                  for name, c in stats.categorical.items()]
-    settings = asdict(config)
     return {"version": 0.0, "features": features, "monitoring_config": {
         "evaluate_constraints": "Enabled", "emit_metrics": "Enabled",
-        "datatype_check_threshold": settings["datatype_check_threshold"],
-        "domain_content_threshold": settings["domain_content_threshold"],
+        "datatype_check_threshold": config.datatype_check_threshold,
+        "domain_content_threshold": config.domain_content_threshold,
         "distribution_constraints": {
             "perform_comparison": "Enabled",
-            "comparison_threshold": settings["comparison_threshold"],
-            "comparison_method": settings["comparison_method"],
-            "categorical_comparison_threshold": settings["categorical_comparison_threshold"],
+            "comparison_threshold": config.comparison_threshold,
+            "comparison_method": config.comparison_method,
+            "categorical_comparison_threshold": config.categorical_comparison_threshold,
             "categorical_drift_method": "LInfinity"}}}
 
 
