@@ -42,10 +42,17 @@ def classify(exc: BaseException) -> ArqError:
     return RetryableError(f"unexpected {type(exc).__name__}: {exc}")
 
 
+def status_of(exc: BaseException) -> int:
+    """The HTTP status of an AWS error response (0 for anything else)."""
+    if not isinstance(exc, ClientError):
+        return 0
+    return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+
+
 def _classify_client_error(exc: ClientError) -> ArqError:
     error = exc.response.get("Error", {})
     code = str(error.get("Code", ""))
-    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+    status = status_of(exc)
     message = f"{code}: {error.get('Message', '')}".strip()
     if code in _RETRYABLE_CODES or status >= 500:
         return RetryableError(message)

@@ -71,9 +71,11 @@ class S3Store:
             raise classify(exc) from exc
         return _info(r), cast(BinaryIO, StreamReader(r["Body"]))
 
-    def open_seekable(self, uri: S3Uri, size: int) -> BinaryIO:
-        """A seekable file served by ranged GETs (Parquet reads its footer first)."""
-        return cast(BinaryIO, RangeReader(self._s3, uri, size))
+    def open_seekable(self, uri: S3Uri, size: int, etag: str = "") -> BinaryIO:
+        """A seekable file served by ranged GETs (Parquet reads its footer first); with
+        ``etag`` every GET carries ``If-Match``, so an object replaced while it is read
+        fails the read (InputChanged, retryable) instead of mixing two versions."""
+        return cast(BinaryIO, RangeReader(self._s3, uri, size, etag))
 
     def open_range(self, uri: S3Uri, start: int, end: int, etag: str) -> BinaryIO:
         """A stream of bytes ``[start, end)``; a changed object (another ETag) is a

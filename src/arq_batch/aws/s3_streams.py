@@ -8,7 +8,8 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from arq_batch.aws.faults import classify
+from arq_batch.aws.faults import classify, status_of
+from arq_batch.core.errors import InputChanged
 from arq_batch.core.uris import S3Uri
 
 
@@ -46,8 +47,9 @@ class RangeReader(_Reader):
 
     WINDOW = 8 * 1024 * 1024
 
-    def __init__(self, s3: Any, uri: S3Uri, size: int) -> None:
+    def __init__(self, s3: Any, uri: S3Uri, size: int, etag: str = "") -> None:
         self._s3, self._uri, self._size = s3, uri, size
+        self._condition = {"IfMatch": f'"{etag}"'} if etag else {}
         self._pos = 0
         self._buf, self._buf_start = b"", 0
 
@@ -76,9 +78,12 @@ class RangeReader(_Reader):
     def _fill(self, start: int, end: int) -> None:
         try:
             r = self._s3.get_object(Bucket=self._uri.bucket, Key=self._uri.key,
-                                    Range=f"bytes={start}-{end - 1}")
+                                    Range=f"bytes={start}-{end - 1}", **self._condition)
             self._buf, self._buf_start = r["Body"].read(), start
         except Exception as exc:
+            if self._condition and status_of(exc) == 412:
+                raise InputChanged(f"{self._uri} changed while it was read; the job starts "
+                                   "again from the new version") from exc
             raise classify(exc) from exc
 
 

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import uuid
 from collections.abc import Callable
 
 from arq_batch.cli.common import Commands, Result, add_command
-from arq_batch.core.errors import ConfigError
-from arq_batch.core.messages import Job, model_folder, parse_job_uri
+from arq_batch.core.errors import ConfigError, PermanentError
+from arq_batch.core.layout import check_output
+from arq_batch.core.messages import Job, check_request, model_folder, parse_job_uri
 from arq_batch.core.options import OPTION_NAMES, JobOptions, parse_options
 from arq_batch.core.settings import Settings
-from arq_batch.core.uris import S3Uri
+from arq_batch.core.uris import S3Uri, is_s3
 
 MODEL_HELP = "a model run folder (s3://BUCKET/model/output/RUN_ID/) or, for score, a local " \
              "run folder (default: the run latest.json points to)"
@@ -121,10 +123,14 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> Result:
     """Enqueue one job message."""
     from arq_batch.aws.sqs import SqsQueue
 
-    job = Job(uuid.uuid4().hex, parse_job_uri(args.input_uri, "input"),
-              parse_job_uri(args.output, "output") if args.output else None,
-              model_folder(S3Uri.parse(args.model)) if args.model else None,
-              job_options(args), split_bytes=args.split_bytes)
+    try:  # a request the worker would refuse is bad usage here: exit 2 before sending
+        job = Job(uuid.uuid4().hex, parse_job_uri(args.input_uri, "input"),
+                  parse_job_uri(args.output, "output") if args.output else None,
+                  model_folder(S3Uri.parse(args.model)) if args.model else None,
+                  job_options(args), split_bytes=args.split_bytes)
+        check_request(job, settings.buckets, settings.prefixes)
+    except PermanentError as exc:
+        raise ConfigError(str(exc)) from None
     message_id = SqsQueue(settings.queue).send(job.to_body())
     return {"message_id": message_id, "job": job.to_dict()}, f"sent job {job.job_id} ({message_id})"
 
@@ -170,6 +176,7 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> Result:
     from arq_batch.worker.files import score_file
     from arq_batch.worker.monitoring import Monitoring
 
+    _check_destination(args.input, args.output, settings)
     store = S3Store.of(settings, settings.worker.part_size_mb * 1024 * 1024)
     model = open_model(ModelStore(store, settings), args.model)
     monitor = Monitoring(store, settings).score_tap(args.output, model, args.input)
@@ -188,6 +195,23 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> Result:
         text += "".join(f"\n  {v['constraint_check_type']}: {v['feature_name']}: "
                         f"{v['description']}" for v in found) or "\n  no constraint violations"
     return data, text
+
+
+def _check_destination(source: str, destination: str, settings: Settings) -> None:
+    """``score`` writes where a job may (never under a prefix we own) and never onto its
+    own input, on S3 or on a local disk (exit 2 either way)."""
+    if is_s3(source) and is_s3(destination):
+        same = S3Uri.parse(source) == S3Uri.parse(destination)
+    else:
+        same = not is_s3(source) and not is_s3(destination) and (
+            os.path.realpath(source) == os.path.realpath(destination))
+    if same:
+        raise ConfigError(f"output {destination} would overwrite its own input")
+    if is_s3(destination):
+        try:
+            check_output(S3Uri.parse(destination), settings.prefixes)
+        except PermanentError as exc:
+            raise ConfigError(str(exc)) from None
 
 
 def _progress() -> Callable[[int, float | None], None]:

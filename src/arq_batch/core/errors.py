@@ -28,6 +28,12 @@ class RetryableError(ArqError):
     kind = "retryable"
 
 
+class InputChanged(RetryableError):
+    """The input was replaced while it was read: the retry starts again from scratch."""
+
+    kind = "input_changed"
+
+
 class PermanentError(ArqError):
     """Trying again cannot help: report it and dead-letter the message."""
 
@@ -44,6 +50,12 @@ class BucketNotAllowed(PermanentError):
     """A job names a bucket outside the configured allow-list."""
 
     kind = "bucket_not_allowed"
+
+
+class OutputNotAllowed(PermanentError):
+    """A job's output would land under a prefix the system owns, or onto another input's."""
+
+    kind = "output_not_allowed"
 
 
 class MissingObject(PermanentError):

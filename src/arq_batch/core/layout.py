@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+from urllib.parse import quote
 
+from arq_batch.core.errors import OutputNotAllowed
 from arq_batch.core.settings import Prefixes
 from arq_batch.core.uris import S3Uri
 
@@ -12,9 +15,12 @@ LATEST = "latest.json"
 MODEL_FILE = "model.joblib"  # the fitted pipeline, in every run folder
 CARD_FILE = "model.json"  # its card, with the sha256 the artifacts must match
 SCORER_FILE = "scorer.json"  # the compiled arrays workers score with (no pickle)
-# User metadata on every output: a redelivered job with the same model and input skips.
+# User metadata on every output: a redelivered job with the same model, input version and
+# options skips; an output whose input is another is never overwritten (contract 13).
 RUN_ID_META = "model-run-id"
 ETAG_META = "input-etag"
+INPUT_META = "input-uri"
+OPTIONS_META = "job-options"
 
 
 def relative_input_key(key: str, prefixes: Prefixes) -> str:
@@ -27,6 +33,44 @@ def output_uri(input_uri: S3Uri, prefixes: Prefixes, explicit: S3Uri | None = No
     if explicit is not None:
         return explicit
     return S3Uri(input_uri.bucket, prefixes.output + relative_input_key(input_uri.key, prefixes))
+
+
+def check_output(output: S3Uri, prefixes: Prefixes, job_input: S3Uri | None = None) -> None:
+    """OutputNotAllowed for an output under a prefix the system owns (the model registry,
+    the ledger, ...), onto the job's own input, or with ``.``/``..`` segments (a store
+    backed by a file system may resolve them to another key)."""
+    segments = output.key.split("/")
+    if "." in segments or ".." in segments:
+        raise OutputNotAllowed(f"output {output} has a '.' or '..' path segment")
+    for name, prefix in prefixes.owned().items():
+        if output.key.startswith(prefix):
+            raise OutputNotAllowed(f"output {output} is under {prefix}, which arq-batch owns "
+                                   f"({name}); choose a key outside it, e.g. under "
+                                   f"{prefixes.output}")
+    if output == job_input:
+        raise OutputNotAllowed(f"output {output} would overwrite its own input")
+
+
+def is_own_write(key: str, prefixes: Prefixes) -> bool:
+    """Whether ``key`` lies under a prefix the system writes itself (all but the input's)."""
+    return any(key.startswith(prefix) for prefix in prefixes.written().values())
+
+
+def output_metadata(run_id: str, input_uri: S3Uri, etag: str, options: str) -> dict[str, str]:
+    """The metadata every output carries: which model, input version and request made it.
+
+    The input's URI is percent-encoded (S3 metadata is ASCII); a very long one is replaced
+    by its hash so the 2 KB metadata limit always holds."""
+    tag = quote(str(input_uri), safe="/:")
+    if len(tag) > 1024:
+        tag = "sha256:" + hashlib.sha256(str(input_uri).encode()).hexdigest()
+    return {RUN_ID_META: run_id, ETAG_META: etag, INPUT_META: tag, OPTIONS_META: options}
+
+
+def options_digest(effective: dict[str, object]) -> str:
+    """A short hash of a job's effective options: equal options give equal output bytes."""
+    text = json.dumps(effective, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def error_report_uri(bucket: str, prefixes: Prefixes, input_uri: S3Uri | None,

@@ -14,9 +14,11 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from arq_batch.core.errors import BucketNotAllowed, PoisonMessage
-from arq_batch.core.layout import MODEL_FILE
+from arq_batch.core.formats import detect
+from arq_batch.core.layout import MODEL_FILE, check_output, options_digest, output_metadata
 from arq_batch.core.options import OPTION_NAMES, JobOptions, parse_options
 from arq_batch.core.ports import QueueMessage
+from arq_batch.core.settings import Prefixes
 from arq_batch.core.uris import S3Uri
 
 
@@ -31,6 +33,8 @@ class Job:
     options: JobOptions = field(default_factory=JobOptions)
     split_bytes: int | None = None  # split inputs larger than this; 0 never; None: config
     part: int | None = None  # one part of a split job (docs/split.md)
+    event: bool = False  # from an S3/EventBridge notification, not a message naming it
+
 
     def to_dict(self) -> dict[str, Any]:
         """The job message fields (contract 6.1, 11), without the ones left to defaults."""
@@ -47,6 +51,16 @@ class Job:
     def to_body(self) -> str:
         """The job message that ``send`` enqueues."""
         return json.dumps(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, body: Mapping[str, Any]) -> Job:
+        """The job of a job message's fields (``to_dict``'s inverse); PoisonMessage if bad."""
+        return _from_job_message(body, str(body.get("job_id", "")))
+
+    def output_metadata(self, run_id: str, input_etag: str) -> dict[str, str]:
+        """The metadata its output carries: model run, input and version, options' digest."""
+        options = self.options.effective(detect(self.input.name))
+        return output_metadata(run_id, self.input, input_etag, options_digest(options))
 
 
 def parse(message: QueueMessage, allowed_buckets: Collection[str]) -> tuple[Job, ...]:
@@ -99,7 +113,7 @@ def _from_s3_event(records: Any, message_id: str) -> tuple[Job, ...]:
         # S3 URL-encodes keys in notifications, spaces as '+': unquote_plus, never unquote.
         key = unquote_plus(_get(record, "s3", "object", "key"))
         job_id = message_id if len(records) == 1 else f"{message_id}-{index}"
-        jobs.append(Job(job_id, S3Uri(bucket, key)))
+        jobs.append(Job(job_id, S3Uri(bucket, key), event=True))
     return tuple(jobs)
 
 
@@ -107,7 +121,7 @@ def _from_eventbridge(body: Mapping[str, Any], message_id: str) -> Job:
     # EventBridge carries the key as it is, not URL-encoded.
     bucket = _get(body, "detail", "bucket", "name")
     key = _get(body, "detail", "object", "key")
-    return Job(str(body.get("id") or message_id), S3Uri(bucket, key))
+    return Job(str(body.get("id") or message_id), S3Uri(bucket, key), event=True)
 
 
 def _from_job_message(body: Mapping[str, Any], message_id: str) -> Job:
@@ -168,6 +182,14 @@ def _get(data: Any, *path: str) -> Any:
     if not isinstance(data, str) or not data:
         raise PoisonMessage(f"event field {'.'.join(path)!r} must be a non-empty string")
     return data
+
+
+def check_request(job: Job, allowed: Collection[str], prefixes: Prefixes) -> None:
+    """What ``send`` and ``transform`` check before enqueueing (the worker checks the same
+    again): allowed buckets, and an explicit output outside every prefix we own."""
+    _check_buckets(job, allowed)
+    if job.output is not None:
+        check_output(job.output, prefixes, job.input)
 
 
 def _check_buckets(job: Job, allowed: Collection[str]) -> None:

@@ -62,6 +62,14 @@ class JobOptions:
         # Parquet compresses inside the file; a gzip around it would only cost time.
         return FileFormat(kind, "" if kind == "parquet" else compression)
 
+    def effective(self, by_name: FileFormat) -> dict[str, object]:
+        """What decides the output's bytes, defaults resolved: two requests with equal
+        ``effective`` options write the same output (the idempotency key's part)."""
+        source = self.input_format(by_name)
+        return {"input": source, "output": self.output_format(source),
+                "input_filter": self.input_filter, "output_filter": self.output_filter,
+                "joined": self.joined}
+
     def selectors(self) -> tuple[jsonpath.Selector | None, jsonpath.Selector | None]:
         """The parsed input and output filters (None when not set)."""
         return (jsonpath.parse(self.input_filter) if self.input_filter else None,

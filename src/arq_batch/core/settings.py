@@ -17,7 +17,8 @@ from typing import Any
 import yaml
 
 from arq_batch.core.errors import ConfigError
-from arq_batch.core.monitoring.config import MonitoringSettings, validate_monitoring
+from arq_batch.core.monitoring.config import MonitoringSettings
+from arq_batch.core.settings_rules import validate
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[3] / "config" / "config.yaml"
 
@@ -39,6 +40,16 @@ class Prefixes:
     watch: str = "data/watch/"
     splits: str = "data/splits/"
     monitoring: str = "data/monitoring/"
+
+    def owned(self) -> dict[str, str]:
+        """Every prefix the system owns, by name: all but ``output``, where explicit outputs
+        may also go. A job's explicit output under one of these is refused (contract 13)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k != "output"}
+
+    def written(self) -> dict[str, str]:
+        """Every prefix the system writes itself: all but ``input``. An S3 event for a key
+        under one of these is our own write coming back, never a job (no self-feeding)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k != "input"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,7 +186,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     raw = _read_yaml(path) if path.exists() or "ARQ_BATCH_CONFIG" in env else {}
     overrides = {field: env[var] for var, field in ENV_OVERRIDES.items() if var in env}
     settings: Settings = _build(Settings, {**raw, **overrides}, where=str(path))
-    _validate(settings)
+    validate(settings)
     return settings
 
 
@@ -218,33 +229,3 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
     if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
         raise ConfigError(f"{where} must be {hint.__name__}, got {type(value).__name__} {value!r}")
     return value
-
-
-_CHOICES = (("encryption", "sse", ("AES256", "aws:kms")),
-            ("s3", "addressing_style", ("auto", "path", "virtual")),
-            ("log", "format", ("auto", "json", "text")))
-
-_RANGES = (("worker", "concurrency", 1, float("inf"), "at least 1"),
-           ("worker", "gzip_level", 1, 9, "between 1 and 9"),
-           ("worker", "zstd_level", 1, 22, "between 1 and 22"),
-           ("worker", "split_bytes", 0, float("inf"), "0 (never split) or a size in bytes"),
-           ("training", "exact_max_bytes", 0, float("inf"), "a size in bytes"),
-           ("training", "held_rows", 100, float("inf"), "at least 100"),
-           ("training", "promote_tolerance", 0, 0.99, "between 0 and 0.99"))
-
-
-def _validate(settings: Settings) -> None:
-    for name in ("bucket", "queue"):
-        if not getattr(settings, name):
-            raise ConfigError(f"{name} is not set (config {name!r} or ARQ_BATCH_{name.upper()})")
-    for section, name, allowed in _CHOICES:
-        if getattr(getattr(settings, section), name) not in allowed:
-            *first, last = [repr(a) for a in allowed]
-            raise ConfigError(f"{section}: {name} must be {', '.join(first)} or {last}")
-    for section, name, low, high, rule in _RANGES:
-        if not low <= getattr(getattr(settings, section), name) <= high:
-            raise ConfigError(f"{section}: {name} must be {rule}")
-    validate_monitoring(settings.monitoring)
-    for name, value in dataclasses.asdict(settings.prefixes).items():
-        if not value.endswith("/") or value.startswith("/"):
-            raise ConfigError(f"prefixes: {name} must end with '/' and not start with one")

@@ -24,7 +24,7 @@ from arq_batch.core.errors import DataError
 from arq_batch.core.formats import parquet
 from arq_batch.core.formats.ranges import SplitUnsafe
 from arq_batch.core.formats.sink import sink_for
-from arq_batch.core.layout import ETAG_META, RUN_ID_META, predictions_uri
+from arq_batch.core.layout import predictions_uri
 from arq_batch.core.messages import Job
 from arq_batch.core.monitoring.checks import Findings
 from arq_batch.core.ports import ObjectInfo, ObjectStore, Queue, exists
@@ -134,7 +134,7 @@ class Parts:
             undo()
             raise
         output = S3Uri.parse(plan.output)
-        metadata = {RUN_ID_META: plan.run_id, ETAG_META: plan.input_etag}
+        metadata = Job.from_dict(plan.job).output_metadata(plan.run_id, plan.input_etag)
         try:
             if shape.target.kind == "parquet":
                 self._rewrite(output, metadata, plan, keys.output, sizes, None)

@@ -114,8 +114,9 @@ def _readers(source: str, store: ObjectStore) -> tuple[int, Callable[[], BinaryI
         opener = partial(open_file, source)
         return file_size(source), opener, opener
     uri = S3Uri.parse(source)
-    size = store.head(uri).size
-    return size, partial(store.open_stream, uri), partial(store.open_seekable, uri, size)
+    info = store.head(uri)
+    return (info.size, partial(store.open_stream, uri),
+            partial(store.open_seekable, uri, info.size, info.etag))
 
 
 class _Counting(io.RawIOBase):

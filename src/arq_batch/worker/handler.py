@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from arq_batch.aws.faults import classify
-from arq_batch.core import messages
+from arq_batch.core import layout, messages
 from arq_batch.core.errors import ArqError, Cancelled, PermanentError
 from arq_batch.core.ledger import DEAD, DONE, PART, RELEASED, RETRY, SKIPPED, LedgerRecord
 from arq_batch.core.messages import Job
@@ -105,11 +105,23 @@ class MessageHandler:
             return self._dead_letter(Attempt(message, None), exc)
         if not jobs:
             logger.info("test event acknowledged", extra={"event": "test_event", "outcome": DONE})
-        for job in jobs:
+        for job in self._own_writes_dropped(jobs):
             outcome = self._run_job(Attempt(message, job))
             if outcome != DONE:
                 return outcome
         return DONE
+
+    def _own_writes_dropped(self, jobs: tuple[Job, ...]) -> list[Job]:
+        """Events for keys we wrote ourselves (a notification broader than the input prefix)
+        are our own output coming back: scoring them would feed the queue from itself."""
+        kept = []
+        for job in jobs:
+            if job.event and layout.is_own_write(job.input.key, self._settings.prefixes):
+                logger.info("event for our own write %s ignored", job.input,
+                            extra={"event": "own_write_ignored", "input": str(job.input)})
+            else:
+                kept.append(job)
+        return kept
 
     def _run_job(self, attempt: Attempt) -> str:
         assert attempt.job is not None

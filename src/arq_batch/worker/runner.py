@@ -7,13 +7,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import BinaryIO, cast
+from urllib.parse import unquote
 
 from arq_batch.aws.model_store import ModelStore
 from arq_batch.core import layout
 from arq_batch.core.artifacts import Model
-from arq_batch.core.errors import PermanentError
+from arq_batch.core.errors import MissingObject, OutputNotAllowed
 from arq_batch.core.formats import detect, renamed
-from arq_batch.core.layout import ETAG_META, RUN_ID_META
+from arq_batch.core.layout import INPUT_META, RUN_ID_META
 from arq_batch.core.ledger import DONE, PART, SPLIT
 from arq_batch.core.messages import Job
 from arq_batch.core.monitoring.checks import Findings
@@ -85,7 +86,7 @@ class JobRunner:
                         else self._store.open_object(job.input))
         done = _Done(job, output, model.card.run_id, info, started)
         try:
-            metadata = {RUN_ID_META: model.card.run_id, ETAG_META: info.etag}
+            metadata = job.output_metadata(model.card.run_id, info.etag)
             if self._already_done(output, metadata):
                 return done.result(0, skipped=True)
             splitter = self._parts.splitter
@@ -93,7 +94,7 @@ class JobRunner:
                     job, shape, info, model, output, enqueued_at or datetime.now(UTC)):
                 return replace(done.result(0), kind=SPLIT)
             source = Source(fmt, lambda: cast(BinaryIO, stream),
-                            lambda: self._store.open_seekable(job.input, info.size))
+                            lambda: self._store.open_seekable(job.input, info.size, info.etag))
             target = _Counted(self._store.open_writer(output, metadata))
             monitor, taps = self._taps(job, model, _day(enqueued_at))
             rows = transform(source, target, model.scorer, self._settings.worker, taps,
@@ -125,7 +126,7 @@ class JobRunner:
         return self._parts.splitter.fail(job)
 
     def output_for(self, job: Job) -> S3Uri:
-        """The output URI; refuses outputs that would trigger another job.
+        """The output URI; OutputNotAllowed under a prefix the system owns or onto the input.
 
         A default output whose format the job's options change is named for its format
         (``a.csv`` with ``accept: application/x-parquet`` gives ``a.parquet``)."""
@@ -134,8 +135,7 @@ class JobRunner:
             source = job.options.input_format(detect(job.input.name))
             name = renamed(output.key, source, job.options.output_format(source))
             output = S3Uri(output.bucket, name)
-        if output.key.startswith(self._settings.prefixes.input) or output == job.input:
-            raise PermanentError(f"output {output} would overwrite or re-trigger an input")
+        layout.check_output(output, self._settings.prefixes, job.input)
         return output
 
     def _taps(self, job: Job, model: Model, day: str) -> tuple[MonitorTap | None, list[Tap]]:
@@ -152,10 +152,22 @@ class JobRunner:
         return monitor, taps
 
     def _already_done(self, output: S3Uri, metadata: dict[str, str]) -> bool:
+        """True if this very request (model run, input version, options) wrote ``output``.
+
+        An output of another input is never overwritten, nor an object arq-batch did not
+        write; one written before outputs named their input (no ``input-uri``) came from
+        an unknown request and is scored again (docs/reliability.md, trust boundaries)."""
         try:
             existing = self._store.head(output).metadata
-        except PermanentError:
+        except MissingObject:
             return False
+        owner = existing.get(INPUT_META)
+        if owner is None and RUN_ID_META not in existing:
+            raise OutputNotAllowed(f"output {output} exists and was not written by arq-batch; "
+                                   "delete it or choose another output")
+        if owner is not None and owner != metadata[INPUT_META]:
+            raise OutputNotAllowed(f"output {output} already holds the output of another "
+                                   f"input ({unquote(owner)}); choose another output")
         return all(existing.get(k) == v for k, v in metadata.items())
 
 

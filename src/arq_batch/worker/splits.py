@@ -141,7 +141,7 @@ class Splitter:
             if self._store.head(job.input).etag != plan.input_etag:
                 raise PermanentError(f"input {job.input} changed while its parts were scored")
             return Source(shape.source, _no_stream, lambda: self._store.open_seekable(
-                job.input, plan.input_size), part.index, (part.start, part.end))
+                job.input, plan.input_size, plan.input_etag), part.index, (part.start, part.end))
         prefix = plan.header.encode() if part.index and plan.header else b""
 
         def lines() -> BinaryIO:

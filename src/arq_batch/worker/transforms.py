@@ -18,7 +18,7 @@ from typing import Any
 from arq_batch.aws.model_store import ModelStore
 from arq_batch.core import layout, ledger
 from arq_batch.core.errors import ConfigError, MissingObject, PermanentError
-from arq_batch.core.messages import Job, model_folder
+from arq_batch.core.messages import Job, check_request, model_folder
 from arq_batch.core.ports import ObjectStore, Queue, exists
 from arq_batch.core.sagemaker_jobs import TransformRequest, parse_manifest, relative_key
 from arq_batch.core.settings import Settings
@@ -72,9 +72,11 @@ class Transforms:
                     request.options) for i, (source, relative) in enumerate(self._inputs(request))]
         if not jobs:
             raise ConfigError(f"no objects under {request.source}")
-        outside = {u.bucket for j in jobs for u in (j.input, j.output) if u} - self._buckets
-        if outside:
-            raise ConfigError(f"bucket {sorted(outside)[0]!r} is not allowed for jobs")
+        for job in jobs:
+            try:
+                check_request(job, self._buckets, self._settings.prefixes)
+            except PermanentError as exc:
+                raise ConfigError(str(exc)) from None
         record = {"name": request.name, "model_name": request.model_name, "model": str(model),
                   "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
                   "request": body, "jobs": [job.to_dict() for job in jobs]}
