@@ -211,3 +211,43 @@ def test_a_fault_of_monitorings_own_never_fails_the_job(species_model, baseline,
     assert rows == 344 and (tmp_path / "out.csv").exists()
     assert not (tmp_path / "monitoring").exists() and tap.findings is None
     assert [r.event for r in caplog.records if hasattr(r, "event")] == ["monitoring_error"]
+
+
+@pytest.mark.parametrize("name", ["penguins.csv", "penguins.jsonl", "penguins.parquet",
+                                  "penguins.jsonl.gz", "penguins.csv.zst"])
+def test_monitoring_sees_the_inputs_own_columns_in_every_format(
+        name, species_model, baseline, penguins, tmp_path) -> None:
+    # Given the training data itself, written in one format (JSON Lines' reader carries
+    # each raw line in a bookkeeping column; no format's reader may show its own columns)
+    import gzip
+    import io
+
+    import pyarrow.parquet as pq
+    import zstandard
+
+    from arq_batch.core.monitoring.tap import MonitorTap
+    from arq_batch.core.settings import WorkerSettings
+    from arq_batch.core.transform import Source, transform
+    from arq_batch.worker import files
+
+    _, scorer, _ = species_model
+    path, fmt = tmp_path / name, detect(name)
+    if fmt.kind == "parquet":
+        pq.write_table(penguins, path)
+    else:
+        buffer = io.BytesIO()
+        if fmt.kind == "csv":
+            pacsv.write_csv(penguins, buffer)
+        else:
+            penguins.to_pandas().to_json(buffer, orient="records", lines=True)
+        data = buffer.getvalue()
+        path.write_bytes({"gzip": gzip.compress, "zstd": zstandard.compress}.get(
+            fmt.compression, bytes)(data))
+    # When it is scored with monitoring on
+    tap = MonitorTap(files.LocalFolder(str(tmp_path / "m")), baseline, CONFIG, {"job_id": "j"},
+                     IGNORED)
+    opener = partial(files.open_file, str(path))
+    transform(Source(fmt, opener, opener), files.LocalWriter(str(tmp_path / f"out-{name}")),
+              scorer, WorkerSettings(), [tap])
+    # Then nothing is reported, extra columns least of all
+    assert tap.findings is not None and kinds(tap.findings) == set()

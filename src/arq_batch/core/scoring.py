@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from arq_batch.core.errors import DataError
+from arq_batch.core.formats.jsonl import INTERNAL
 
 # The same tokens pandas reads as missing, so training and scoring agree on what "NA" is.
 NULL_TOKENS = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
@@ -91,7 +92,10 @@ class LinearScorer:
         for j, name in enumerate(self.numeric):
             numbers[:, j] = _numbers(batch.column(name), name)
         texts = tuple(_categories(batch.column(n), n) for n in self.categorical)
-        return ModelInputs(numbers, texts, tuple(batch.schema.names))
+        # Reader bookkeeping (JSON Lines' raw line) is not an input column: monitoring's
+        # extra_column_check must see the input's own columns only.
+        columns = tuple(n for n in batch.schema.names if not n.startswith(INTERNAL))
+        return ModelInputs(numbers, texts, columns)
 
     def combine(self, inputs: ModelInputs) -> np.ndarray:
         """The linear predictor of parsed inputs: impute, standardise, encode, sum."""

@@ -23,7 +23,8 @@ import pyarrow.json as pajson
 
 from arq_batch.core.errors import DataError
 
-RAW = "\x00line"  # the raw line travels beside the parsed columns to the writer
+INTERNAL = "\x00"  # names of reader bookkeeping columns start so; no input column can
+RAW = INTERNAL + "line"  # the raw line travels beside the parsed columns to the writer
 BLOCK_BYTES = 8 * 1024 * 1024
 PARSE_BYTES = 1024 * 1024
 _JSON_TYPES = {bool: pa.bool_(), int: pa.int64(), float: pa.float64(), str: pa.string()}
