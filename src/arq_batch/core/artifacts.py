@@ -26,6 +26,9 @@ class Feature:
 
     name: str
     type: str  # "numeric" | "categorical"
+    # A numeric feature trained from a boolean column (as 0/1): scoring accepts booleans
+    # for it, and refuses them for every other numeric feature (docs/training.md).
+    boolean: bool = False
 
 
 @dataclass(frozen=True)

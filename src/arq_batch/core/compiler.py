@@ -32,7 +32,8 @@ def compile_pipeline(pipeline: Any, card: Any) -> LinearScorer:
         num_fill=num[0], num_mean=num[1], num_scale=num[2], num_coef=coef[:, :len(numeric)].T,
         categorical=categorical, cat_fill=cat_fill, cat_values=cat_values, cat_coef=cat_coef,
         intercept=np.atleast_1d(estimator.intercept_).astype(np.float64),
-        classes=tuple(card.classes), threshold=float(getattr(estimator, "threshold", 0.0)))
+        classes=tuple(card.classes), threshold=float(getattr(estimator, "threshold", 0.0)),
+        booleans=frozenset(f.name for f in card.features if f.boolean))
 
 
 def _numeric_parts(prep: Any, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -70,7 +71,7 @@ def scorer_to_json(scorer: LinearScorer) -> bytes:
         "cat_fill": scorer.cat_fill, "cat_values": [v.to_pylist() for v in scorer.cat_values],
         "cat_coef": [c.tolist() for c in scorer.cat_coef],
         "intercept": scorer.intercept.tolist(), "classes": list(scorer.classes),
-        "threshold": scorer.threshold,
+        "threshold": scorer.threshold, "booleans": sorted(scorer.booleans),
     }).encode()
 
 
@@ -91,7 +92,8 @@ def scorer_from_json(data: bytes, source: str) -> LinearScorer:
             cat_values=tuple(pa.array(v, pa.string()) for v in raw["cat_values"]),
             cat_coef=tuple(_floats(c).reshape(-1, k) for c in raw["cat_coef"]),
             intercept=intercept, classes=tuple(raw["classes"]),
-            threshold=float(raw.get("threshold", 0.0)))
+            threshold=float(raw.get("threshold", 0.0)),
+            booleans=frozenset(raw.get("booleans", ())))
     except (ValueError, KeyError, TypeError) as exc:
         raise ModelError(f"{source} is not a valid scorer: {exc}") from exc
 

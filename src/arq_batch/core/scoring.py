@@ -68,6 +68,7 @@ class LinearScorer:
     intercept: np.ndarray  # (k,)
     classes: tuple[Any, ...] = ()
     threshold: float = 0.0  # binary: positive when the decision exceeds it (tuned in training)
+    booleans: frozenset[str] = frozenset()  # numeric features trained from booleans (0/1)
 
     @property
     def features(self) -> tuple[str, ...]:
@@ -90,7 +91,7 @@ class LinearScorer:
         # Column-major: each feature's values lie together, for scoring and statistics alike.
         numbers = np.empty((batch.num_rows, len(self.numeric)), order="F")
         for j, name in enumerate(self.numeric):
-            numbers[:, j] = _numbers(batch.column(name), name)
+            numbers[:, j] = _numbers(batch.column(name), name, name in self.booleans)
         texts = tuple(_categories(batch.column(n), n) for n in self.categorical)
         # Reader bookkeeping (JSON Lines' raw line) is not an input column: monitoring's
         # extra_column_check must see the input's own columns only.
@@ -189,18 +190,54 @@ def best_class(scorer: LinearScorer, z: np.ndarray) -> np.ndarray:
     return best
 
 
-def _numbers(column: pa.Array | pa.ChunkedArray, name: str) -> np.ndarray:
+def _numbers(column: pa.Array | pa.ChunkedArray, name: str, boolean: bool) -> np.ndarray:
+    """One rule in every format: a boolean serves only a feature trained from booleans."""
     kind = column.type
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+    if boolean:
+        column = _booleans(column, name)
+    elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
         column = _parse_numbers(column, name)
-    elif not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)
+    elif pa.types.is_boolean(kind):
+        raise DataError(f"column {name!r} holds booleans, but the model was trained on "
+                        "numbers there")
+    elif not (pa.types.is_integer(kind) or pa.types.is_floating(kind)
               or pa.types.is_decimal(kind) or pa.types.is_null(kind)):
         raise DataError(f"column {name!r} has type {kind}, but the model needs numbers")
+    kind = column.type
     values = column if kind == pa.float64() else pc.cast(column, pa.float64())
     if values.null_count:
         values = pc.fill_null(values, np.nan)
     array: np.ndarray = np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float64)
     return array
+
+
+# How a boolean feature's values may be spelled as text (lower-cased first), everywhere.
+BOOLEAN_SPELLINGS = {"true": True, "1": True, "1.0": True, "false": False, "0": False,
+                     "0.0": False}
+_TRUE = pa.array([k for k, v in BOOLEAN_SPELLINGS.items() if v])
+_FALSE = pa.array([k for k, v in BOOLEAN_SPELLINGS.items() if not v])
+
+
+def _booleans(column: pa.Array | pa.ChunkedArray, name: str) -> pa.Array | pa.ChunkedArray:
+    """A boolean feature's values as 1.0/0.0: booleans, true/false in any case, 1/0."""
+    if pa.types.is_boolean(column.type):
+        return column
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+            or pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
+            or pa.types.is_null(column.type)):
+        raise DataError(f"column {name!r} has type {column.type}, but the model needs "
+                        "booleans there")
+    text = pc.utf8_lower(pc.utf8_trim_whitespace(pc.cast(column, pa.string())))
+    text = pc.if_else(pc.is_in(text, value_set=pc.utf8_lower(_NULLS)),
+                      pa.scalar(None, pa.string()), text)
+    true, false = pc.is_in(text, value_set=_TRUE), pc.is_in(text, value_set=_FALSE)
+    bad = pc.and_(pc.is_valid(text), pc.invert(pc.or_(true, false)))
+    if pc.any(bad).as_py():
+        rows = pc.indices_nonzero(bad).to_pylist()[:MAX_REPORTED]
+        raise InvalidValues([BadValue(r, name, str(column[r].as_py()),
+                                      f"{str(column[r].as_py())[:40]!r} is not a boolean")
+                             for r in rows])
+    return pc.if_else(pc.is_valid(text), true, pa.scalar(None, pa.bool_()))
 
 
 def _parse_numbers(column: pa.Array | pa.ChunkedArray, name: str) -> pa.Array | pa.ChunkedArray:

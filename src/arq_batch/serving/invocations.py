@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ import pyarrow as pa
 from arq_batch.core.errors import DataError
 from arq_batch.core.formats import recordio
 from arq_batch.core.scoring import (
+    BOOLEAN_SPELLINGS,
     NULL_TOKENS,
     LinearScorer,
     best_class,
@@ -64,7 +66,7 @@ def parse_request(body: bytes, media: str, order: tuple[str, ...]) -> list[dict[
     if media == RECORDIO:
         return _recordio_rows(body, order)
     try:
-        text = body.decode("utf-8")
+        text = body.decode("utf-8-sig")  # a byte-order mark is not data, as in batch
         if media == CSV:
             rows = [row for row in csv.reader(io.StringIO(text)) if row]
             return [_positional(row, order) for row in rows]
@@ -165,21 +167,34 @@ def _table(records: list[dict[str, Any]], scorer: LinearScorer) -> pa.Table:
         raise RequestError(400, f"missing column(s): {', '.join(missing)}")
     columns: dict[str, pa.Array] = {}
     for name in scorer.numeric:
-        columns[name] = pa.array([_number(r.get(name), name) for r in records], pa.float64())
+        boolean = name in scorer.booleans
+        columns[name] = pa.array([_number(r.get(name), name, boolean) for r in records],
+                                 pa.float64())
     for name in scorer.categorical:
         columns[name] = pa.array([_text(r.get(name)) for r in records], pa.string())
     return pa.table(columns) if columns else pa.table({"_": [0] * len(records)})
 
 
-def _number(value: Any, name: str) -> float | None:
+def _number(value: Any, name: str, boolean: bool = False) -> float | None:
+    """The batch reader's rule: booleans only for a feature trained from booleans, and
+    only finite numbers (a 401-digit integer is a bad value, not a server error)."""
     if value is None or (isinstance(value, str) and value.strip() in _NULLS):
         return None
+    if boolean:
+        spelled = str(value).strip().lower()
+        if spelled in BOOLEAN_SPELLINGS:
+            return float(BOOLEAN_SPELLINGS[spelled])
+        raise RequestError(400, f"column {name!r}: {str(value)[:40]!r} is not a boolean")
     if isinstance(value, bool):
         raise RequestError(400, f"column {name!r}: {value!r} is not a number")
     try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise RequestError(400, f"column {name!r}: {value!r} is not a number") from None
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise RequestError(400, f"column {name!r}: {str(value)[:40]!r} is not a number "
+                                "(or too large to represent)") from None
+    if not math.isfinite(number):
+        raise RequestError(400, f"column {name!r}: {str(value)[:40]!r} is not a finite number")
+    return number
 
 
 def _text(value: Any) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,14 @@ from arq_batch.training import memory, stream
 from arq_batch.training.fitted import Fitted
 from arq_batch.training.options import check_ranges
 from arq_batch.training.profile import profile
-from arq_batch.training.source import RawSource, batches, describe, first_schema, fixed_types
+from arq_batch.training.source import (
+    RawSource,
+    batches,
+    boolean_columns,
+    describe,
+    first_schema,
+    fixed_types,
+)
 
 COPY_CHUNK = 8 << 20
 
@@ -44,6 +52,9 @@ def solve(request: Any, store: ObjectStore, settings: Settings, run_id: str,
         try:
             fitted = _fit(request, source, store, fixed_types(schema), streaming, writers, say,
                           settings.training.held_rows)
+            fitted = replace(fitted, features=tuple(
+                replace(f, boolean=True) if f.name in boolean_columns(schema) else f
+                for f in fitted.features))
             for writer in writers.values():
                 writer.close()
         except BaseException:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -69,7 +70,7 @@ def batches(source: RawSource, store: ObjectStore,
             types: dict[str, pa.DataType] | None = None) -> Iterator[pa.RecordBatch]:
     """The file's rows in batches; with ``types`` given, every column is read as those."""
     if source.parquet:
-        yield from _parquet(source, store, types)
+        yield from (_as_numbers(b) if types else b for b in _parquet(source, store, types))
         return
     convert = pacsv.ConvertOptions(null_values=list(NULL_TOKENS), strings_can_be_null=True,
                                    column_types=types or {})
@@ -77,14 +78,30 @@ def batches(source: RawSource, store: ObjectStore,
         reader = pacsv.open_csv(_stream(source, store),
                                 read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES),
                                 convert_options=convert)
-        yield from reader
+        yield from (_as_numbers(b) if types else b for b in reader)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise DataError(f"cannot read the training data {source.name}: {exc}") from exc
 
 
 def fixed_types(schema: pa.Schema) -> dict[str, pa.DataType]:
-    """float64 for every numeric (or boolean) column, text for all others."""
-    return {f.name: pa.float64() if _numeric(f.type) else pa.string() for f in schema}
+    """float64 for every numeric column, bool for boolean ones (read as true/false, True/
+    False, 1/0 and turned into 1.0/0.0 by ``batches``), text for all others."""
+    return {f.name: pa.bool_() if pa.types.is_boolean(f.type) else
+            pa.float64() if _numeric(f.type) else pa.string() for f in schema}
+
+
+def boolean_columns(schema: pa.Schema) -> frozenset[str]:
+    """The columns read as booleans: they train as numbers 0/1, marked in the card."""
+    return frozenset(f.name for f in schema if pa.types.is_boolean(f.type))
+
+
+def _as_numbers(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Boolean columns as float64 0/1 (nulls stay null): one rule for every format."""
+    if not any(pa.types.is_boolean(t) for t in batch.schema.types):
+        return batch
+    arrays = [pc.cast(c, pa.float64()) if pa.types.is_boolean(c.type) else c
+              for c in batch.columns]
+    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
 
 
 def first_schema(source: RawSource, store: ObjectStore) -> pa.Schema:
