@@ -160,3 +160,54 @@ def test_overlapping_prefixes_stop_the_worker_with_exit_2(config_file) -> None:
     result = cli("worker", "--once", check=False)
     assert result.returncode == 2
     assert "input ('data/')" in result.stderr and "overlap" in result.stderr
+
+
+def test_odd_keys_are_data_and_never_break_a_view_for_everyone(s3, trained) -> None:
+    # Given inputs (and one bad input, for an error report) whose keys hold '..', '.',
+    # '?', '#', '%', spaces and unicode, scored through the S3 notification
+    odd = ["x/../y.csv", "./z.csv", "a?b.csv", "c#d.csv", "e%20f.csv", "g h/ünï.csv"]
+    for name in odd:
+        s3.put_object(Bucket=BUCKET, Key=f"data/input/{name}", Body=penguins_csv())
+    s3.put_object(Bucket=BUCKET, Key="data/input/bad?#.csv", Body=b"species\nAdelie\n")
+    cli("worker", "--once")
+    assert all("Contents" in s3.list_objects_v2(Bucket=BUCKET, Prefix=f"data/output/{n}")
+               for n in odd)
+    # When the views over outputs and errors are queried
+    outputs = cli("query", "SELECT count(DISTINCT key) AS n FROM outputs", "--format", "json")
+    errors = cli("query", "SELECT count(*) AS n FROM errors", "--format", "json")
+    # Then each answers: the keys it reads literally, a warning naming what it skipped
+    assert json.loads(outputs.stdout) == [{"n": 3}]  # c#d, e%20f, g h/ünï
+    assert "skips 3 object(s)" in outputs.stderr
+    assert json.loads(errors.stdout) == [{"n": 0}] and "skips 1 object(s)" in errors.stderr
+    keys = json.loads(cli("query", "SELECT DISTINCT key FROM outputs ORDER BY key", "--format",
+                          "json").stdout)
+    assert [k["key"].rsplit("/output/", 1)[1] for k in keys] == ["c#d.csv", "e%20f.csv",
+                                                                  "g h/ünï.csv"]
+    # And with only keys it reads literally left, the view's glob reads them too
+    for name in ("x/../y.csv", "./z.csv", "a?b.csv"):
+        s3.delete_object(Bucket=BUCKET, Key=f"data/output/{name}")
+    again = cli("query", "SELECT count(DISTINCT key) AS n FROM outputs", "--format", "json")
+    assert json.loads(again.stdout) == [{"n": 3}] and "skips" not in again.stderr
+
+
+def test_an_input_replaced_while_read_by_ranges_fails_the_read_as_retryable(s3, aws) -> None:
+    # Given a Parquet-sized object opened for ranged reads with its first ETag
+    from arq_batch.aws.s3 import S3Store
+    from arq_batch.core.errors import InputChanged, RetryableError
+    from arq_batch.core.settings import load_settings
+    from arq_batch.core.uris import S3Uri
+
+    cli("provision")
+    body = bytes(range(256)) * 80_000  # 20 MB: more than one read-ahead window
+    s3.put_object(Bucket=BUCKET, Key="in.parquet", Body=body)
+    store, uri = S3Store(load_settings().encryption), S3Uri(BUCKET, "in.parquet")
+    info = store.head(uri)
+    reader = store.open_seekable(uri, info.size, info.etag)
+    assert reader.read(1000) == body[:1000]
+    # When the object is replaced before the next window is read
+    s3.put_object(Bucket=BUCKET, Key="in.parquet", Body=body[::-1])
+    reader.seek(15_000_000)
+    # Then the read fails as retryable, never mixing two versions
+    with pytest.raises(InputChanged) as changed:
+        reader.read(1000)
+    assert isinstance(changed.value, RetryableError)

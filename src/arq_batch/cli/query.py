@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from arq_batch.cli.common import Commands, Result, add_command
+from arq_batch.core.errors import ConfigError
 from arq_batch.core.settings import Settings
 
 if TYPE_CHECKING:  # DuckDB is imported only when a query runs
@@ -55,6 +56,8 @@ def engine_for(settings: Settings) -> QueryEngine:
 
 def cmd_query(args: argparse.Namespace, settings: Settings) -> Result:
     """Run the statement and render its rows."""
+    if not args.sql.strip():
+        raise ConfigError('query needs an SQL statement, e.g. "SELECT * FROM jobs LIMIT 5"')
     result = engine_for(settings).run(args.sql)
     records = result.records()
     data = {"columns": result.columns, "rows": records, "row_count": len(records)}

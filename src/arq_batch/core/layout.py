@@ -35,12 +35,14 @@ def output_uri(input_uri: S3Uri, prefixes: Prefixes, explicit: S3Uri | None = No
     return S3Uri(input_uri.bucket, prefixes.output + relative_input_key(input_uri.key, prefixes))
 
 
-def check_output(output: S3Uri, prefixes: Prefixes, job_input: S3Uri | None = None) -> None:
+def check_output(output: S3Uri, prefixes: Prefixes, job_input: S3Uri | None = None,
+                 explicit: bool = True) -> None:
     """OutputNotAllowed for an output under a prefix the system owns (the model registry,
-    the ledger, ...), onto the job's own input, or with ``.``/``..`` segments (a store
-    backed by a file system may resolve them to another key)."""
+    the ledger, ...), onto the job's own input, or, when a request named it, with ``.`` or
+    ``..`` segments (a store backed by a file system may resolve them to another key; a
+    default output mirrors its input's key, segments and all, under ``data/output/``)."""
     segments = output.key.split("/")
-    if "." in segments or ".." in segments:
+    if explicit and ("." in segments or ".." in segments):
         raise OutputNotAllowed(f"output {output} has a '.' or '..' path segment")
     for name, prefix in prefixes.owned().items():
         if output.key.startswith(prefix):

@@ -8,6 +8,8 @@ hold the result equal to the pipeline's own ``predict`` / ``predict_proba``.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,12 +93,16 @@ class LinearScorer:
         # Column-major: each feature's values lie together, for scoring and statistics alike.
         numbers = np.empty((batch.num_rows, len(self.numeric)), order="F")
         for j, name in enumerate(self.numeric):
-            numbers[:, j] = _numbers(batch.column(name), name, name in self.booleans)
-        texts = tuple(_categories(batch.column(n), n) for n in self.categorical)
+            with _values_of(name):
+                numbers[:, j] = _numbers(batch.column(name), name, name in self.booleans)
+        texts = []
+        for name in self.categorical:
+            with _values_of(name):
+                texts.append(_categories(batch.column(name), name))
         # Reader bookkeeping (JSON Lines' raw line) is not an input column: monitoring's
         # extra_column_check must see the input's own columns only.
         columns = tuple(n for n in batch.schema.names if not n.startswith(INTERNAL))
-        return ModelInputs(numbers, texts, columns)
+        return ModelInputs(numbers, tuple(texts), columns)
 
     def combine(self, inputs: ModelInputs) -> np.ndarray:
         """The linear predictor of parsed inputs: impute, standardise, encode, sum."""
@@ -188,6 +194,17 @@ def best_class(scorer: LinearScorer, z: np.ndarray) -> np.ndarray:
         return (z[:, 0] > scorer.threshold).astype(np.intp)
     best: np.ndarray = np.asarray(z.argmax(axis=1), dtype=np.intp)
     return best
+
+
+@contextlib.contextmanager
+def _values_of(name: str) -> Iterator[None]:
+    """Arrow's refusals of a column's values are the input's fault, never transient: an
+    integer beyond float64's exact range (2^53), text that is not UTF-8."""
+    try:
+        yield
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"column {name!r} holds values the model cannot use: {first}") from exc
 
 
 def _numbers(column: pa.Array | pa.ChunkedArray, name: str, boolean: bool) -> np.ndarray:

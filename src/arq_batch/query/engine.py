@@ -6,6 +6,7 @@ DuckDB's own version) and is loaded from its file, so nothing is downloaded at r
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,8 @@ from arq_batch.core.ports import ObjectStore
 from arq_batch.core.settings import Settings
 from arq_batch.core.uris import S3Uri
 from arq_batch.query.views import View, quote, source_sql, views
+
+logger = logging.getLogger(__name__)
 
 
 class QueryError(ArqError):
@@ -57,6 +60,8 @@ class QueryEngine:
             self._create(self._views[name])
         try:
             cursor = self._db.execute(sql, params)
+            if cursor is None:  # nothing but white space or comments
+                raise QueryError("no SQL statement to run")
             rows = cursor.fetchall() if cursor.description else []
         except duckdb.Error as exc:
             raise QueryError(str(exc).strip().splitlines()[0]) from exc
@@ -74,6 +79,8 @@ class QueryEngine:
 
     def _sources(self, view: View) -> list[str]:
         """One glob per suffix that has at least one file under the view's prefix."""
+        if view.user_keys:
+            return self._literal_sources(view)
         bucket = self._settings.bucket
         found: set[str] = set()
         for key in self._store.list_keys(S3Uri(bucket, view.prefix)):
@@ -83,6 +90,34 @@ class QueryEngine:
         pattern = {"jobs": "*/*", "predictions": "*/*/*", "violations": "*/*/"}.get(
             view.name, "**/*")
         return [f"s3://{bucket}/{view.prefix}{pattern}{s}" for s in view.suffixes if s in found]
+
+
+    def _literal_sources(self, view: View) -> list[str]:
+        """Keys named after inputs are data: any character may be in them. While every key
+        is one DuckDB reads literally, one glob per suffix, as above; otherwise the keys
+        it can read, listed one by one, and a warning naming what was skipped."""
+        bucket = self._settings.bucket
+        keys = [k for k in self._store.list_keys(S3Uri(bucket, view.prefix))
+                if k.endswith(view.suffixes)]
+        unreadable = [k for k in keys if not _literal(k)]
+        if not unreadable:
+            return [f"s3://{bucket}/{view.prefix}**/*{s}" for s in view.suffixes
+                    if any(k.endswith(s) for k in keys)]
+        logger.warning("view %s skips %d object(s) whose keys the SQL engine cannot read "
+                       "literally, e.g. %r", view.name, len(unreadable), unreadable[0],
+                       extra={"event": "unreadable_keys_skipped", "view": view.name,
+                              "keys": unreadable[:20]})
+        return [f"s3://{bucket}/{k}" for k in keys if _literal(k)]
+
+
+def _literal(key: str) -> bool:
+    """Whether DuckDB's S3 reader reads ``key`` as it is: it takes ``?`` for a query
+    string, glob characters as patterns, and resolves ``.``/``..`` segments (measured)."""
+    segments = key.split("/")
+    return not (set(key) & _GLOB_CHARACTERS or "." in segments or ".." in segments)
+
+
+_GLOB_CHARACTERS = frozenset("?*[]{}")
 
 
 def _secret_sql(c: S3Connection) -> str:

@@ -32,6 +32,7 @@ class View:
     prefix: str
     suffixes: tuple[str, ...]
     columns: tuple[tuple[str, str], ...]  # for the empty table
+    user_keys: bool = False  # keys follow input keys (any character), not our own names
 
     def empty_sql(self) -> str:
         """The view's columns with no rows."""
@@ -51,13 +52,13 @@ def views(settings: Settings) -> dict[str, View]:
     return {v.name: v for v in (
         View("jobs", p.jobs, (".json",), (*ledger_cols, ("dt", "date"))),
         View("predictions", p.predictions, (".parquet",), prediction_cols),
-        View("errors", p.errors, (".json",), error_cols),
+        View("errors", p.errors, (".json",), error_cols, user_keys=True),
         View("violations", p.monitoring, ("constraint_violations.json",),
              (*_VIOLATION_JOB, *_VIOLATION, ("dt", "date"))),
-        View("outputs", p.output, (".csv", ".csv.gz", ".csv.zst"), output_cols),
-        View("outputs_parquet", p.output, (".parquet", ".pq"), output_cols),
+        View("outputs", p.output, (".csv", ".csv.gz", ".csv.zst"), output_cols, True),
+        View("outputs_parquet", p.output, (".parquet", ".pq"), output_cols, True),
         View("outputs_jsonl", p.output, (".jsonl", ".jsonl.gz", ".jsonl.zst", ".ndjson",
-                                         ".ndjson.gz", ".json", ".json.gz"), output_cols),
+                                         ".ndjson.gz", ".json", ".json.gz"), output_cols, True),
     )}
 
 

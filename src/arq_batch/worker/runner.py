@@ -135,7 +135,7 @@ class JobRunner:
             source = job.options.input_format(detect(job.input.name))
             name = renamed(output.key, source, job.options.output_format(source))
             output = S3Uri(output.bucket, name)
-        layout.check_output(output, self._settings.prefixes, job.input)
+        layout.check_output(output, self._settings.prefixes, job.input, job.output is not None)
         return output
 
     def _taps(self, job: Job, model: Model, day: str) -> tuple[MonitorTap | None, list[Tap]]:
