@@ -1,0 +1,115 @@
+"""The stack's task role matches the code: every AWS call of a real run is allowed.
+
+Each kind of work runs in this process against the moto server with every botocore call
+recorded (``tests/iam.py``): the worker on a whole job, a split job, a monitored job, a
+data error and a poison message (reports, the dead-letter queue), the endpoint loading
+its model, and a ``watch`` pass. Each call's permissions are checked against the
+template's TaskRole, so a prefix the code starts writing cannot be forgotten there."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+from cfnlint.decode import cfn_yaml
+
+from arq_batch.aws.model_store import ModelStore, open_model
+from arq_batch.aws.s3 import S3Store
+from arq_batch.aws.sqs import SqsQueue
+from arq_batch.core.settings import load_settings
+from arq_batch.worker.main import build_worker
+from arq_batch.worker.watch import Watcher
+
+from ..iam import ACCOUNT, REGION, Call, Policy, record_calls
+from .helpers import BUCKET, DLQ, QUEUE, penguins_csv, provision_and_train, send_job
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "infra" / "arq-batch.yaml"
+NAMES = {"AWS::Partition": "aws", "AWS::Region": REGION, "AWS::AccountId": ACCOUNT,
+         "BucketName": BUCKET, "Bucket.Arn": f"arn:aws:s3:::{BUCKET}",
+         "JobQueue.Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{QUEUE}",
+         "DeadLetterQueue.Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{DLQ}"}
+
+
+# Granted for paths the run above does not take, each exercised by another test.
+NOT_TAKEN = [
+    # a multipart output that fails half-way is aborted (test_worker's kill and data tests)
+    "WriteOutputsAndRecords: s3:AbortMultipartUpload on arn:aws:s3:::arq-batch-s3/*",
+    # a job that fails after committing them withdraws them (test_monitoring's fail_on)
+    "WithdrawWhatAFailedJobWroteAndFinishedSplits: s3:DeleteObject on "
+    "arn:aws:s3:::arq-batch-s3/data/predictions/*",
+    "WithdrawWhatAFailedJobWroteAndFinishedSplits: s3:DeleteObject on "
+    "arn:aws:s3:::arq-batch-s3/data/monitoring/*",
+    # the heartbeat, retry backoff and release at shutdown (test_worker's long-job tests)
+    "WorkTheQueueAndSendSplitParts: sqs:ChangeMessageVisibility on "
+    f"arn:aws:sqs:{REGION}:{ACCOUNT}:{QUEUE}",
+]
+
+
+@pytest.fixture(scope="module")
+def task_role() -> Policy:
+    return Policy.of_role(cfn_yaml.load(str(TEMPLATE)), "TaskRole", NAMES)
+
+
+def _work_every_kind_of_job(s3, sqs, settings) -> None:
+    """Whole CSV and Parquet jobs (monitored), a split job, a data error, a poison message,
+    a redelivered (skipped) job, then the endpoint's model load and one watch pass."""
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    s3.put_object(Bucket=BUCKET, Key="data/input/whole.csv", Body=penguins_csv())
+    s3.put_object(Bucket=BUCKET, Key="big/split.csv", Body=penguins_csv(40))  # no event
+    s3.put_object(Bucket=BUCKET, Key="data/input/bad.csv", Body=b"species\nAdelie\n")
+    table = pacsv.read_csv(Path(__file__).resolve().parents[2] / "data" / "penguins.csv")
+    sink = __import__("io").BytesIO()
+    pq.write_table(table, sink)
+    s3.put_object(Bucket=BUCKET, Key="data/input/t.parquet", Body=sink.getvalue())
+    send_job(sqs, input=f"s3://{BUCKET}/big/split.csv", split_bytes=100_000, job_id="split")
+    sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName=QUEUE)["QueueUrl"],
+                     MessageBody="not a job")
+    build_worker(settings, 2, once=True).run()
+    send_job(sqs, input=f"s3://{BUCKET}/data/input/whole.csv")  # done already: skipped
+    build_worker(settings, 1, once=True).run()
+    open_model(ModelStore(S3Store.of(settings), settings), None)  # what serve loads
+    s3.put_object(Bucket=BUCKET, Key="data/input/watched.csv", Body=penguins_csv())
+    Watcher(S3Store.of(settings), SqsQueue(settings.queue), settings).run_pass()
+
+
+def test_every_call_of_the_worker_endpoint_and_watch_is_allowed_by_the_task_role(
+        s3, sqs, config_file, monkeypatch, task_role) -> None:
+    # Given a trained model (set-up calls are not the task role's), then every call recorded
+    provision_and_train()
+    calls = record_calls(monkeypatch)
+    settings = load_settings()
+    settings = settings.replace(queue_settings=dataclasses.replace(
+        settings.queue_settings, wait_time_seconds=1))
+    # When every kind of work runs
+    _work_every_kind_of_job(s3, sqs, settings)
+    # Then it really did (so the calls cover each path) ...
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]}
+    for expected in ("data/output/whole.csv", "data/output/big/split.csv", "data/output/t.parquet",
+                     "data/errors/bad.csv.json"):
+        assert expected in keys, sorted(keys)
+    assert any(k.startswith("data/monitoring/") for k in keys)
+    assert any(c.params.get("Key", "").startswith("data/splits/") for c in calls)
+    assert any(k.startswith("data/watch/") for k in keys)
+    # ... and the role allows every permission each of its calls needs
+    needs = {str(n): n for call in calls for n in call.needs()}
+    denied = sorted(name for name, need in needs.items() if not task_role.allows(need))
+    assert denied == [], "\n".join(denied)
+    # and grants nothing no call used, but for paths this run does not take
+    spare = task_role.unused(list(needs.values()))
+    assert sorted(spare) == sorted(NOT_TAKEN), "\n".join(spare)
+
+
+def test_the_evaluator_refuses_what_the_role_does_not_grant(task_role) -> None:
+    """The check above can fail: calls outside the role's prefixes and queues are denied."""
+    refused = [Call("s3", "PutObject", {"Bucket": BUCKET, "Key": "model/output/latest.json"}),
+               Call("s3", "GetObject", {"Bucket": "other", "Key": "data/input/a.csv"}),
+               Call("s3", "DeleteObject", {"Bucket": BUCKET, "Key": "data/input/a.csv"}),
+               Call("s3", "ListObjectsV2", {"Bucket": BUCKET, "Prefix": "model/"}),
+               Call("sqs", "SendMessage", {"QueueUrl": "http://x/123456789012/other"})]
+    for call in refused:
+        assert not all(task_role.allows(n) for n in call.needs()), call
+    assert json.dumps(task_role.statements)  # resolved: plain JSON, no intrinsic left
