@@ -23,7 +23,7 @@ import pandas as pd
 from arq_batch.aws.emulator import free_port
 from arq_batch.core.artifacts import ModelCard, dump_pipeline, runtime_versions, sha256
 from arq_batch.core.compiler import compile_pipeline, scorer_to_json
-from arq_batch.core.scoring import NULL_TOKENS
+from arq_batch.core.values import NULL_TOKENS
 from arq_batch.training import estimators
 from arq_batch.training.memory import clean
 from report import replace_section

@@ -11,8 +11,8 @@ import pytest
 
 from arq_batch.core.artifacts import ModelCard, dump_pipeline
 from arq_batch.core.compiler import compile_pipeline
-from arq_batch.core.scoring import NULL_TOKENS
 from arq_batch.core.settings import Settings, load_settings
+from arq_batch.core.values import NULL_TOKENS
 from arq_batch.training import estimators
 from arq_batch.training.memory import clean
 

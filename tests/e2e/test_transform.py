@@ -113,6 +113,10 @@ MALFORMED = [
     ({"ModelName": "no-such-run"}, "ModelName 'no-such-run': no model run"),
     ({"TransformOutput": {"S3OutputPath": "s3://elsewhere/out"}},
      "bucket 'elsewhere' is not allowed"),
+    ({"TransformOutput": {"S3OutputPath": f"s3://{BUCKET}/model/output/"}},
+     "under model/output/, which arq-batch owns"),
+    ({"TransformOutput": {"S3OutputPath": f"s3://{BUCKET}/data/jobs/dt=2026-01-01"}},
+     "under data/jobs/, which arq-batch owns"),
 ]
 
 

@@ -7,7 +7,8 @@ import pyarrow as pa
 import pytest
 
 from arq_batch.core.errors import DataError
-from arq_batch.core.scoring import InvalidValues, score
+from arq_batch.core.scoring import score
+from arq_batch.core.values import InvalidValues
 
 
 def as_text_batch(frame) -> pa.RecordBatch:

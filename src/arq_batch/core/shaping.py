@@ -24,7 +24,8 @@ from arq_batch.core.formats.jsonl import RAW
 from arq_batch.core.formats.jsonl_objects import objects_table
 from arq_batch.core.jsonpath import Selector
 from arq_batch.core.options import JobOptions
-from arq_batch.core.scoring import NULL_TOKENS, PREDICTION_COLUMNS
+from arq_batch.core.scoring import PREDICTION_COLUMNS
+from arq_batch.core.values import NULL_TOKENS
 
 _NULLS = pa.array(NULL_TOKENS)
 

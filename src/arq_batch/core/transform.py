@@ -14,15 +14,10 @@ from arq_batch.core.formats.compression import CompressingWriter
 from arq_batch.core.formats.csv import is_headerless
 from arq_batch.core.formats.jsonl import Wanted
 from arq_batch.core.ports import ObjectWriter
-from arq_batch.core.scoring import (
-    InvalidValues,
-    LinearScorer,
-    ModelInputs,
-    ScoredBatch,
-    prediction_columns,
-)
+from arq_batch.core.scoring import LinearScorer, ModelInputs, ScoredBatch, prediction_columns
 from arq_batch.core.settings import WorkerSettings
 from arq_batch.core.shaping import Shape
+from arq_batch.core.values import InvalidValues
 
 
 @dataclass(frozen=True)

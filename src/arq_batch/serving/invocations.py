@@ -17,14 +17,8 @@ import pyarrow as pa
 
 from arq_batch.core.errors import DataError
 from arq_batch.core.formats import recordio
-from arq_batch.core.scoring import (
-    BOOLEAN_SPELLINGS,
-    NULL_TOKENS,
-    LinearScorer,
-    best_class,
-    class_probabilities,
-    prediction_columns,
-)
+from arq_batch.core.scoring import LinearScorer, best_class, class_probabilities, prediction_columns
+from arq_batch.core.values import BOOLEAN_SPELLINGS, NULL_TOKENS
 
 JSON, JSONLINES, CSV = "application/json", "application/jsonlines", "text/csv"
 RECORDIO = recordio.MEDIA

@@ -19,8 +19,8 @@ import pyarrow.parquet as pq
 
 from arq_batch.core.errors import DataError, MissingObject
 from arq_batch.core.ports import ObjectStore
-from arq_batch.core.scoring import NULL_TOKENS
 from arq_batch.core.uris import S3Uri, is_s3
+from arq_batch.core.values import NULL_TOKENS
 
 # pyarrow's streaming CSV reader reads ahead a fixed number of blocks (about 50) however
 # slowly batches are consumed, so the block size sets its memory: measured on a 250 MB

@@ -11,9 +11,9 @@ from arq_batch.core.errors import ArqError
 from arq_batch.core.messages import Job
 from arq_batch.core.monitoring.tap import violations_of
 from arq_batch.core.ports import ObjectStore, QueueMessage
-from arq_batch.core.scoring import InvalidValues
 from arq_batch.core.settings import Settings
 from arq_batch.core.uris import S3Uri
+from arq_batch.core.values import InvalidValues
 
 BODY_EXCERPT = 4096
 

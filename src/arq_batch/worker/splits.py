@@ -28,12 +28,12 @@ from arq_batch.core.messages import Job
 from arq_batch.core.monitoring.tap import STATISTICS
 from arq_batch.core.ports import ObjectInfo, ObjectStore, Queue, exists
 from arq_batch.core.predictions import PredictionsTap
-from arq_batch.core.scoring import InvalidValues
 from arq_batch.core.settings import Settings
 from arq_batch.core.shaping import Shape
 from arq_batch.core.split import Part, Plan, SplitKeys, byte_parts, row_group_parts, splittable
 from arq_batch.core.transform import Source, Tap, transform
 from arq_batch.core.uris import S3Uri
+from arq_batch.core.values import InvalidValues
 from arq_batch.worker.monitoring import Monitoring
 
 logger = logging.getLogger(__name__)
