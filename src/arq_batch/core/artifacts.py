@@ -56,8 +56,11 @@ class ModelCard:
         return tuple(f.name for f in self.features)
 
     def to_json(self) -> bytes:
-        """Serialise as pretty JSON."""
-        return json.dumps(asdict(self), indent=2).encode()
+        """Serialise as pretty JSON; ``boolean`` only on the features trained from booleans."""
+        card = asdict(self)
+        card["features"] = [{k: v for k, v in f.items() if k != "boolean" or v}
+                            for f in card["features"]]
+        return json.dumps(card, indent=2).encode()
 
     @classmethod
     def from_json(cls, data: bytes, source: str) -> ModelCard:
