@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 import zstandard
 
 from arq_batch.aws.emulator import Emulator
-from arq_batch.core.formats import detect
+from arq_batch.formats import detect
 from measure import Run, run_processes, synthetic_table  # bench/ is a folder of scripts
 from report import section_main
 from run import ROOT, Bench

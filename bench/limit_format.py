@@ -19,11 +19,11 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 import zstandard
 
-from arq_batch.core.compiler import scorer_from_json
-from arq_batch.core.formats import detect
-from arq_batch.core.formats.jsonl import RAW, split_lines
-from arq_batch.core.formats.jsonl_writer import Writer
-from arq_batch.core.scoring import LinearScorer, score
+from arq_batch.engine.scoring import LinearScorer, score
+from arq_batch.formats import detect
+from arq_batch.formats.jsonl import RAW, split_lines
+from arq_batch.formats.jsonl_writer import Writer
+from arq_batch.models.scorer_file import scorer_from_json
 
 
 def decompressed(path: str) -> bytes:

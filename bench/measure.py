@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from arq_batch.core.scoring import LinearScorer, score
+from arq_batch.engine.scoring import LinearScorer, score
 
 FEATURES = [f"f{i}" for i in range(10)]
 

@@ -23,8 +23,8 @@ import yaml
 
 from arq_batch.aws.emulator import Emulator
 from arq_batch.aws.s3 import S3Store
-from arq_batch.worker.files import score_file
 from arq_batch.worker.monitoring import Monitoring
+from arq_batch.worker.score_file import score_file
 from measure import Run, csv_bytes, run_processes, synthetic_table
 from report import section_main
 from run import Bench

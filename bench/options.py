@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from arq_batch.aws.emulator import Emulator
-from arq_batch.core.formats.record_schema import Record
-from arq_batch.core.formats.recordio import frame
+from arq_batch.formats.record_schema import Record
+from arq_batch.formats.recordio import frame
 from formats import encode, median  # bench/ is a folder of scripts
 from measure import FEATURES, synthetic_table
 from report import section_main

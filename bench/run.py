@@ -25,10 +25,10 @@ import pyarrow as pa
 import yaml
 
 from arq_batch.aws.emulator import Emulator
-from arq_batch.aws.model_store import ModelStore
 from arq_batch.aws.provision import provision
 from arq_batch.aws.s3 import S3Store
-from arq_batch.core.settings import load_settings
+from arq_batch.kernel.settings import load_settings
+from arq_batch.models.store import ModelStore
 from arq_batch.training.pipeline import TrainRequest, train
 from measure import (  # bench/ is a folder of scripts: `python bench/run.py` finds it
     Run,

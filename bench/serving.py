@@ -21,11 +21,13 @@ from pathlib import Path
 import pandas as pd
 
 from arq_batch.aws.emulator import free_port
-from arq_batch.core.artifacts import ModelCard, dump_pipeline, runtime_versions, sha256
-from arq_batch.core.compiler import compile_pipeline, scorer_to_json
-from arq_batch.core.values import NULL_TOKENS
+from arq_batch.engine.values import NULL_TOKENS
+from arq_batch.models.artifacts import ModelCard, runtime_versions, sha256
+from arq_batch.models.scorer_file import scorer_to_json
 from arq_batch.training import estimators
+from arq_batch.training.compiler import compile_pipeline
 from arq_batch.training.memory import clean
+from arq_batch.training.pickles import dump_pipeline
 from report import replace_section
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,12 +9,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from arq_batch.core.artifacts import ModelCard, dump_pipeline
-from arq_batch.core.compiler import compile_pipeline
-from arq_batch.core.settings import Settings, load_settings
-from arq_batch.core.values import NULL_TOKENS
+from arq_batch.engine.values import NULL_TOKENS
+from arq_batch.kernel.settings import Settings, load_settings
+from arq_batch.models.artifacts import ModelCard
 from arq_batch.training import estimators
+from arq_batch.training.compiler import compile_pipeline
 from arq_batch.training.memory import clean
+from arq_batch.training.pickles import dump_pipeline
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 PENGUINS = DATA / "penguins.csv"
@@ -69,10 +70,10 @@ def run(tmp_path: Path, name: str, body: bytes, scorer, shape=None) -> Path:
     """Score ``body`` as a local file called ``name`` with the worker's engine; the output.
 
     ``shape`` (a ``core.shaping.Shape``) carries job options: formats, filters, join."""
-    from arq_batch.core.formats import detect
-    from arq_batch.core.settings import WorkerSettings
-    from arq_batch.core.transform import Source, transform
-    from arq_batch.worker import files
+    from arq_batch.engine.filestream import Source, transform
+    from arq_batch.formats import detect
+    from arq_batch.kernel.settings import WorkerSettings
+    from arq_batch.worker import score_file as files
 
     source, target = tmp_path / name, tmp_path / f"out-{name}"
     source.write_bytes(body)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from arq_batch.aws.s3 import S3Store
 from arq_batch.cli.main import main
-from arq_batch.core.settings import load_settings
-from arq_batch.core.uris import S3Uri
+from arq_batch.kernel.settings import load_settings
+from arq_batch.kernel.uris import S3Uri
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 

@@ -11,14 +11,15 @@ from typing import Any
 
 import pyarrow.csv as pacsv
 
-from arq_batch.aws.model_store import ModelStore
 from arq_batch.aws.provision import provision
 from arq_batch.aws.s3 import S3Store
-from arq_batch.core import layout, registry
-from arq_batch.core.artifacts import load_pipeline
-from arq_batch.core.layout import CARD_FILE, MODEL_FILE, SCORER_FILE
-from arq_batch.core.monitoring.baseline import CONSTRAINTS_FILE, STATISTICS_FILE
-from arq_batch.core.settings import load_settings
+from arq_batch.kernel import layout
+from arq_batch.kernel.layout import CARD_FILE, MODEL_FILE, SCORER_FILE
+from arq_batch.kernel.settings import load_settings
+from arq_batch.models import registry
+from arq_batch.models.store import ModelStore
+from arq_batch.monitoring.baseline import CONSTRAINTS_FILE, STATISTICS_FILE
+from arq_batch.training.pickles import load_pipeline
 from arq_batch.training.pipeline import TrainRequest, train
 
 from ..conftest import PENGUINS

@@ -12,9 +12,9 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from arq_batch.aws.model_store import ModelStore, open_model
 from arq_batch.aws.s3 import S3Store
-from arq_batch.core.settings import load_settings
+from arq_batch.kernel.settings import load_settings
+from arq_batch.models.store import ModelStore, open_model
 from arq_batch.serving.invocations import RequestError, invocations
 
 from ..conftest import PENGUINS

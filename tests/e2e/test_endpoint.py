@@ -18,9 +18,9 @@ import uvicorn
 from botocore.config import Config
 
 from arq_batch.aws.emulator import free_port
-from arq_batch.aws.model_store import ModelStore
 from arq_batch.aws.s3 import S3Store
-from arq_batch.core.settings import ServeSettings, load_settings
+from arq_batch.kernel.settings import ServeSettings, load_settings
+from arq_batch.models.store import ModelStore
 from arq_batch.serving import lifecycle
 from arq_batch.serving.app import server_config
 

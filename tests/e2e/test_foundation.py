@@ -11,11 +11,11 @@ from unittest import mock
 
 import pytest
 
-from arq_batch.aws.model_store import ModelStore, check_model_uri
 from arq_batch.aws.s3 import S3Store
-from arq_batch.core.errors import ModelError
-from arq_batch.core.settings import load_settings
-from arq_batch.core.uris import S3Uri
+from arq_batch.kernel.errors import ModelError
+from arq_batch.kernel.settings import load_settings
+from arq_batch.kernel.uris import S3Uri
+from arq_batch.models.store import ModelStore, check_model_uri
 
 from ..conftest import PENGUINS, SALARY
 from .conftest import cli

@@ -14,9 +14,9 @@ import pyarrow.parquet as pq
 import pytest
 import zstandard
 
-from arq_batch.core import layout
-from arq_batch.core.ledger import LedgerRecord
-from arq_batch.core.settings import load_settings
+from arq_batch.engine.ledger import LedgerRecord
+from arq_batch.kernel import layout
+from arq_batch.kernel.settings import load_settings
 
 from ..faults.proxy import Rule
 from .conftest import cli

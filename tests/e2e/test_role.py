@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from cfnlint.decode import cfn_yaml
 
-from arq_batch.aws.model_store import ModelStore, open_model
 from arq_batch.aws.s3 import S3Store
 from arq_batch.aws.sqs import SqsQueue
-from arq_batch.core.settings import load_settings
+from arq_batch.feeders.watch import Watcher
+from arq_batch.kernel.settings import load_settings
+from arq_batch.models.store import ModelStore, open_model
 from arq_batch.worker.main import build_worker
-from arq_batch.worker.watch import Watcher
 
 from ..iam import ACCOUNT, REGION, Call, Policy, record_calls
 from .helpers import BUCKET, DLQ, QUEUE, penguins_csv, provision_and_train, send_job

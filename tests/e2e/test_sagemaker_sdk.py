@@ -24,12 +24,12 @@ import uvicorn
 from google.protobuf import descriptor_pb2
 
 from arq_batch.aws.emulator import free_port
-from arq_batch.aws.model_store import ModelStore
 from arq_batch.aws.provision import provision
 from arq_batch.aws.s3 import S3Store
-from arq_batch.core.formats.record_schema import FILE
-from arq_batch.core.layout import run_uri
-from arq_batch.core.settings import ServeSettings, load_settings
+from arq_batch.formats.record_schema import FILE
+from arq_batch.kernel.layout import run_uri
+from arq_batch.kernel.settings import ServeSettings, load_settings
+from arq_batch.models.store import ModelStore
 from arq_batch.serving.app import server_config
 from arq_batch.training.pipeline import TrainRequest, train
 

@@ -41,7 +41,7 @@ def spark(aws, monkeypatch) -> Iterator[tuple[Any, FaultProxy]]:
 
 def test_spark_scores_like_the_worker_and_fetches_the_model_once_per_process(
         s3, config_file, spark) -> None:
-    from arq_batch.core.errors import ModelError
+    from arq_batch.kernel.errors import ModelError
     from arq_batch.spark import score
 
     session, proxy = spark

@@ -157,7 +157,7 @@ def row_offsets(body: bytes) -> list[int]:
 
 def test_one_bad_cell_dead_letters_the_whole_job_naming_part_and_row(
         s3, sqs, trained, start_worker) -> None:
-    from arq_batch.core.split import byte_parts
+    from arq_batch.engine.split_plan import byte_parts
 
     body = bytearray(numbered_csv(200))  # ~3.3 MB in 4 parts
     bad_row = 50_000  # 0-based data row, in the third part
@@ -215,13 +215,13 @@ def test_two_workers_racing_to_assemble_produce_one_output_and_status_shows_prog
         s3, sqs, trained, monkeypatch) -> None:
     import threading
 
-    from arq_batch.aws.model_store import ModelStore
     from arq_batch.aws.s3 import S3Store
     from arq_batch.aws.sqs import SqsQueue
-    from arq_batch.core import messages
-    from arq_batch.core.settings import load_settings
-    from arq_batch.worker import assembly
+    from arq_batch.engine import messages
+    from arq_batch.kernel.settings import load_settings
+    from arq_batch.models.store import ModelStore
     from arq_batch.worker.runner import JobRunner
+    from arq_batch.worker.splits import assembly
 
     settings = load_settings()
     store, queue = S3Store.of(settings), SqsQueue(settings.queue, settings.dlq_name)

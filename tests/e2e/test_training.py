@@ -21,14 +21,15 @@ import uvicorn
 from sklearn.linear_model import LogisticRegression, Ridge
 
 from arq_batch.aws.emulator import free_port
-from arq_batch.aws.model_store import ModelStore
 from arq_batch.aws.s3 import S3Store
 from arq_batch.cli.main import main
-from arq_batch.core.artifacts import Feature, load_pipeline
-from arq_batch.core.settings import ServeSettings, load_settings
+from arq_batch.kernel.settings import ServeSettings, load_settings
+from arq_batch.models.artifacts import Feature
+from arq_batch.models.store import ModelStore
 from arq_batch.serving.app import server_config
 from arq_batch.training import selection
 from arq_batch.training.options import SearchOptions
+from arq_batch.training.pickles import load_pipeline
 from arq_batch.training.pipeline import TrainRequest, train
 from arq_batch.training.streamprep import frame_of
 

@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 import pyarrow.csv as pacsv
 
-from arq_batch.core.artifacts import load_model, load_pipeline
-from arq_batch.core.scoring import score
-from arq_batch.core.values import NULL_TOKENS
+from arq_batch.engine.scoring import score
+from arq_batch.engine.values import NULL_TOKENS
+from arq_batch.models.artifacts import load_model
+from arq_batch.training.pickles import load_pipeline
 from arq_batch.training.streamprep import frame_of
 from tests.peak import run_measured
 from tests.training_data import write

@@ -11,7 +11,7 @@ from urllib.parse import unquote_plus
 
 import pytest
 
-from arq_batch.core.settings import Prefixes
+from arq_batch.kernel.settings import Prefixes
 
 from .conftest import cli
 from .helpers import (
@@ -193,9 +193,9 @@ def test_odd_keys_are_data_and_never_break_a_view_for_everyone(s3, trained) -> N
 def test_an_input_replaced_while_read_by_ranges_fails_the_read_as_retryable(s3, aws) -> None:
     # Given a Parquet-sized object opened for ranged reads with its first ETag
     from arq_batch.aws.s3 import S3Store
-    from arq_batch.core.errors import InputChanged, RetryableError
-    from arq_batch.core.settings import load_settings
-    from arq_batch.core.uris import S3Uri
+    from arq_batch.kernel.errors import InputChanged, RetryableError
+    from arq_batch.kernel.settings import load_settings
+    from arq_batch.kernel.uris import S3Uri
 
     cli("provision")
     body = bytes(range(256)) * 80_000  # 20 MB: more than one read-ahead window

@@ -6,10 +6,10 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from arq_batch.core.artifacts import ModelCard, load_model, sha256
-from arq_batch.core.compiler import scorer_from_json, scorer_to_json
-from arq_batch.core.errors import ModelError
-from arq_batch.core.scoring import score
+from arq_batch.engine.scoring import score
+from arq_batch.kernel.errors import ModelError
+from arq_batch.models.artifacts import ModelCard, load_model, sha256
+from arq_batch.models.scorer_file import scorer_from_json, scorer_to_json
 
 
 @pytest.mark.parametrize("fixture", ["mass_model", "sex_model", "species_model"])

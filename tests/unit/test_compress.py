@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from arq_batch.core.formats.compression import CompressingWriter
-from arq_batch.worker import files
+from arq_batch.formats.compression import CompressingWriter
+from arq_batch.worker import score_file as files
 
 
 def chunks() -> list[bytes]:

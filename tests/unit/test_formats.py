@@ -13,8 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 import zstandard
 
-from arq_batch.core.errors import DataError
-from arq_batch.core.formats import FileFormat, detect
+from arq_batch.formats import FileFormat, detect
+from arq_batch.kernel.errors import DataError
 
 from ..conftest import PENGUINS, run
 

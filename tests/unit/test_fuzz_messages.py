@@ -11,11 +11,11 @@ from urllib.parse import quote_plus
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from arq_batch.core import layout
-from arq_batch.core.errors import PermanentError
-from arq_batch.core.messages import Job, parse
-from arq_batch.core.ports import QueueMessage
-from arq_batch.core.settings import Prefixes
+from arq_batch.engine.messages import Job, parse
+from arq_batch.kernel import layout
+from arq_batch.kernel.errors import PermanentError
+from arq_batch.kernel.ports import QueueMessage
+from arq_batch.kernel.settings import Prefixes
 
 from .test_messages import BUCKETS, message, s3_event
 

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from arq_batch.core.errors import DataError
+from arq_batch.kernel.errors import DataError
 
 from ..conftest import run
 
@@ -150,7 +150,7 @@ def test_one_50_mb_line_is_a_clear_data_error(tmp_path, mass_model) -> None:
 BOMB = """
 import pickle, resource, sys
 from pathlib import Path
-from arq_batch.core.errors import DataError
+from arq_batch.kernel.errors import DataError
 from tests.conftest import run
 scorer = pickle.loads(Path(sys.argv[1]).read_bytes())
 try:

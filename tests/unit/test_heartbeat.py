@@ -8,7 +8,7 @@ import boto3
 from moto import mock_aws
 
 from arq_batch.aws.sqs import SqsQueue
-from arq_batch.core.ports import QueueMessage
+from arq_batch.kernel.ports import QueueMessage
 from arq_batch.worker.heartbeat import Heartbeat
 
 

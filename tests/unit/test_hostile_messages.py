@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from arq_batch.core.errors import BucketNotAllowed, PoisonMessage
-from arq_batch.core.messages import parse
+from arq_batch.engine.messages import parse
+from arq_batch.kernel.errors import BucketNotAllowed, PoisonMessage
 
 from .test_messages import BUCKETS, message, s3_event
 

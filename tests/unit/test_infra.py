@@ -11,9 +11,10 @@ import boto3
 from cfnlint.decode import cfn_yaml
 from moto import mock_aws
 
-from arq_batch.core import layout, ledger, predictions
-from arq_batch.core.ledger import LedgerRecord
-from arq_batch.core.settings import Prefixes
+from arq_batch.engine import ledger, predictions
+from arq_batch.engine.ledger import LedgerRecord
+from arq_batch.kernel import layout
+from arq_batch.kernel.settings import Prefixes
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "infra" / "arq-batch.yaml"
 BUCKET = "arq-batch-s3"

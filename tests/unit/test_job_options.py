@@ -11,14 +11,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from arq_batch.core import jsonpath
-from arq_batch.core.errors import DataError, PoisonMessage
-from arq_batch.core.formats import FileFormat, detect, recordio, renamed
-from arq_batch.core.formats.record_schema import Record
-from arq_batch.core.messages import parse
-from arq_batch.core.options import JobOptions, parse_options
-from arq_batch.core.ports import QueueMessage
-from arq_batch.core.shaping import Shape
+from arq_batch.engine import jsonpath
+from arq_batch.engine.messages import parse
+from arq_batch.engine.options import JobOptions, parse_options
+from arq_batch.engine.shaping import Shape
+from arq_batch.formats import FileFormat, detect, recordio, renamed
+from arq_batch.formats.record_schema import Record
+from arq_batch.kernel.errors import DataError, PoisonMessage
+from arq_batch.kernel.ports import QueueMessage
 from tests.conftest import run
 
 KINDS = {"csv": "text/csv", "jsonl": "application/jsonlines",

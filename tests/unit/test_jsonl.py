@@ -8,8 +8,8 @@ import random
 import pyarrow.csv as pacsv
 import pytest
 
-from arq_batch.core.errors import DataError
-from arq_batch.core.scoring import score
+from arq_batch.engine.scoring import score
+from arq_batch.kernel.errors import DataError
 
 from ..conftest import PENGUINS, run
 

@@ -14,8 +14,8 @@ import pytest
 from moto import mock_aws
 
 from arq_batch.aws.s3_streams import MultipartWriter
-from arq_batch.core.formats.csv import coalesce
-from arq_batch.core.uris import S3Uri
+from arq_batch.formats.csv import coalesce
+from arq_batch.kernel.uris import S3Uri
 
 MB = 1024 * 1024
 
@@ -72,7 +72,7 @@ lean.keep_unused_libraries_out()
 lean.give_freed_memory_back()
 import pyarrow as pa
 import numpy as np
-from arq_batch.core.scoring import LinearScorer, score
+from arq_batch.engine.scoring import LinearScorer, score
 one = np.ones(1)
 scorer = LinearScorer("regressor", ("x",), one * 0, one * 0, one, np.full((1, 1), 2.0), (), (),
                       (), (), np.zeros(1))

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from arq_batch.core.errors import BucketNotAllowed, PoisonMessage
-from arq_batch.core.messages import Job, parse
-from arq_batch.core.ports import QueueMessage
-from arq_batch.core.uris import S3Uri
+from arq_batch.engine.messages import Job, parse
+from arq_batch.kernel.errors import BucketNotAllowed, PoisonMessage
+from arq_batch.kernel.ports import QueueMessage
+from arq_batch.kernel.uris import S3Uri
 
 BUCKETS = {"arq-batch-s3"}
 

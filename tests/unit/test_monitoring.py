@@ -13,15 +13,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arq_batch.core.artifacts import load_model, sha256
-from arq_batch.core.errors import ConfigError, ModelError
-from arq_batch.core.formats import detect
-from arq_batch.core.monitoring import baseline as monitoring
-from arq_batch.core.monitoring.baseline import Baseline
-from arq_batch.core.monitoring.checks import check
-from arq_batch.core.monitoring.config import MonitoringSettings, validate_monitoring
-from arq_batch.core.monitoring.stats import Categorical, Numeric
-from arq_batch.core.scoring import prediction_columns
+from arq_batch.engine.scoring import prediction_columns
+from arq_batch.formats import detect
+from arq_batch.kernel.errors import ConfigError, ModelError
+from arq_batch.kernel.monitoring_settings import MonitoringSettings, validate_monitoring
+from arq_batch.models.artifacts import load_model, sha256
+from arq_batch.monitoring import baseline as monitoring
+from arq_batch.monitoring.baseline import Baseline
+from arq_batch.monitoring.checks import check
+from arq_batch.monitoring.stats import Categorical, Numeric
 
 from ..conftest import PENGUINS
 
@@ -144,8 +144,8 @@ def test_robust_comparison_allows_for_a_small_job(species_model, baseline, pengu
 def test_baseline_files_are_hash_checked_and_named_by_the_card(species_model, baseline,
                                                                penguins) -> None:
     pipeline, scorer, _ = species_model
-    from arq_batch.core.artifacts import dump_pipeline
-    from arq_batch.core.compiler import scorer_to_json
+    from arq_batch.models.scorer_file import scorer_to_json
+    from arq_batch.training.pickles import dump_pipeline
 
     from ..conftest import fit
 
@@ -190,11 +190,11 @@ def test_infinite_values_leave_the_statistics_strict_json() -> None:
 
 def test_a_fault_of_monitorings_own_never_fails_the_job(species_model, baseline, tmp_path,
                                                         monkeypatch, caplog) -> None:
-    from arq_batch.core.monitoring import dataset
-    from arq_batch.core.monitoring.tap import MonitorTap
-    from arq_batch.core.settings import WorkerSettings
-    from arq_batch.core.transform import Source, transform
-    from arq_batch.worker import files
+    from arq_batch.engine.filestream import Source, transform
+    from arq_batch.kernel.settings import WorkerSettings
+    from arq_batch.monitoring import dataset
+    from arq_batch.monitoring.tap import MonitorTap
+    from arq_batch.worker import score_file as files
 
     _, scorer, _ = species_model
 
@@ -225,10 +225,10 @@ def test_monitoring_sees_the_inputs_own_columns_in_every_format(
     import pyarrow.parquet as pq
     import zstandard
 
-    from arq_batch.core.monitoring.tap import MonitorTap
-    from arq_batch.core.settings import WorkerSettings
-    from arq_batch.core.transform import Source, transform
-    from arq_batch.worker import files
+    from arq_batch.engine.filestream import Source, transform
+    from arq_batch.kernel.settings import WorkerSettings
+    from arq_batch.monitoring.tap import MonitorTap
+    from arq_batch.worker import score_file as files
 
     _, scorer, _ = species_model
     path, fmt = tmp_path / name, detect(name)

@@ -8,8 +8,8 @@ import struct
 import numpy as np
 import pytest
 
-from arq_batch.core.formats import recordio
-from arq_batch.core.formats.record_schema import Record
+from arq_batch.formats import recordio
+from arq_batch.formats.record_schema import Record
 from arq_batch.serving.invocations import RECORDIO, RequestError, invocations
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pyarrow.csv as pacsv
 
-from arq_batch.core.artifacts import Model, ModelCard
-from arq_batch.worker.files import score_file
+from arq_batch.models.artifacts import Model, ModelCard
+from arq_batch.worker.score_file import score_file
 
 from ..conftest import PENGUINS
 

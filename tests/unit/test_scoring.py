@@ -6,9 +6,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from arq_batch.core.errors import DataError
-from arq_batch.core.scoring import score
-from arq_batch.core.values import InvalidValues
+from arq_batch.engine.scoring import score
+from arq_batch.engine.values import InvalidValues
+from arq_batch.kernel.errors import DataError
 
 
 def as_text_batch(frame) -> pa.RecordBatch:

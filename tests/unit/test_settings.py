@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from arq_batch.cli.main import main
-from arq_batch.core.errors import ConfigError
-from arq_batch.core.settings import load_settings
+from arq_batch.kernel.errors import ConfigError
+from arq_batch.kernel.settings import load_settings
 
 
 def test_defaults_match_the_contract() -> None:

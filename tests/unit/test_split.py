@@ -12,12 +12,12 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from arq_batch.aws.s3 import S3Store
-from arq_batch.core.errors import PoisonMessage
-from arq_batch.core.formats.ranges import LineRange, SplitUnsafe
-from arq_batch.core.messages import parse
-from arq_batch.core.ports import QueueMessage
-from arq_batch.core.split import Part, Plan, SplitKeys, byte_parts, row_group_parts
-from arq_batch.core.uris import S3Uri
+from arq_batch.engine.messages import parse
+from arq_batch.engine.split_plan import Part, Plan, SplitKeys, byte_parts, row_group_parts
+from arq_batch.formats.ranges import LineRange, SplitUnsafe
+from arq_batch.kernel.errors import PoisonMessage
+from arq_batch.kernel.ports import QueueMessage
+from arq_batch.kernel.uris import S3Uri
 
 
 def read_parts(data: bytes, split: int, quotes: bool = False, header: bytes = b"") -> bytes:
@@ -105,7 +105,7 @@ def test_compose_copies_big_parts_server_side_and_joins_small_ones() -> None:
     copies: list[str] = []
     s3.meta.events.register("provide-client-params.s3.UploadPartCopy",
                             lambda params, **_: copies.append(params["CopySourceRange"]))
-    from arq_batch.core.settings import Encryption as Sse
+    from arq_batch.kernel.settings import Encryption as Sse
 
     store = S3Store(Sse(), client=s3)
     store.compose(S3Uri("bkt", "out"), [(S3Uri("bkt", f"p/{i}"), n) for i, n in enumerate(sizes)],

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arq_batch.core.errors import ModelError
-from arq_batch.core.registry import Promotion, previous_run
+from arq_batch.kernel.errors import ModelError
+from arq_batch.models.registry import Promotion, previous_run
 from arq_batch.training import selection
 from arq_batch.training.encoding import Encoded, codes_of
 from arq_batch.training.fitted import linear_learner_csv, uniform

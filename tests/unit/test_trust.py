@@ -8,11 +8,12 @@ import pyarrow as pa
 import pytest
 
 from arq_batch.cli.main import main
-from arq_batch.core import layout, messages
-from arq_batch.core.errors import ConfigError, DataError, OutputNotAllowed
-from arq_batch.core.ports import QueueMessage
-from arq_batch.core.settings import Prefixes, load_settings
-from arq_batch.core.uris import S3Uri
+from arq_batch.engine import messages
+from arq_batch.kernel import layout
+from arq_batch.kernel.errors import ConfigError, DataError, OutputNotAllowed
+from arq_batch.kernel.ports import QueueMessage
+from arq_batch.kernel.settings import Prefixes, load_settings
+from arq_batch.kernel.uris import S3Uri
 from arq_batch.query.engine import _literal
 
 PREFIXES = Prefixes()

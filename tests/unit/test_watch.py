@@ -12,9 +12,9 @@ from moto import mock_aws
 from arq_batch.aws.provision import provision
 from arq_batch.aws.s3 import S3Store
 from arq_batch.aws.sqs import SqsQueue
-from arq_batch.core.errors import RetryableError
-from arq_batch.core.uris import S3Uri
-from arq_batch.worker.watch import CLAIMED, STALE_SECONDS, Watcher
+from arq_batch.feeders.watch import CLAIMED, STALE_SECONDS, Watcher
+from arq_batch.kernel.errors import RetryableError
+from arq_batch.kernel.uris import S3Uri
 
 
 @pytest.fixture

@@ -7,10 +7,10 @@ import dataclasses
 import boto3
 from moto import mock_aws
 
-from arq_batch.aws.model_store import ModelStore
 from arq_batch.aws.s3 import S3Store
 from arq_batch.aws.sqs import SqsQueue
-from arq_batch.core.ledger import RETRY
+from arq_batch.engine.ledger import RETRY
+from arq_batch.models.store import ModelStore
 from arq_batch.worker.loop import Worker
 from arq_batch.worker.runner import JobRunner
 

@@ -7,7 +7,7 @@ import socket
 from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from arq_batch.core.errors import ArqError, MissingObject, PermanentError, RetryableError
+from arq_batch.kernel.errors import ArqError, MissingObject, PermanentError, RetryableError
 
 _RETRYABLE_CODES = frozenset(
     {

@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 from arq_batch.aws import clients
 from arq_batch.aws import provision_queues as queues
 from arq_batch.aws.faults import classify
-from arq_batch.core.settings import Settings
+from arq_batch.kernel.settings import Settings
 
 NOTIFICATION_ID = "arq-batch-input"
 LIFECYCLE_ID = "arq-batch-abort-incomplete-uploads"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from arq_batch.core.settings import Settings
+from arq_batch.kernel.settings import Settings
 
 
 def queue(sqs: Any, name: str, attributes: dict[str, str]) -> tuple[str, list[str]]:

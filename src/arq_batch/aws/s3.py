@@ -12,10 +12,10 @@ from arq_batch.aws import clients
 from arq_batch.aws.faults import classify
 from arq_batch.aws.s3_compose import Composer
 from arq_batch.aws.s3_streams import MultipartWriter, RangeReader, StreamReader
-from arq_batch.core.errors import ConfigError, PermanentError
-from arq_batch.core.ports import ObjectInfo
-from arq_batch.core.settings import Encryption, Settings
-from arq_batch.core.uris import S3Uri
+from arq_batch.kernel.errors import ConfigError, PermanentError
+from arq_batch.kernel.ports import ObjectInfo
+from arq_batch.kernel.settings import Encryption, Settings
+from arq_batch.kernel.uris import S3Uri
 
 MIN_PART = 5 * 1024 * 1024  # S3's floor for every part but the last
 DEFAULT_PART = 8 * 1024 * 1024

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from arq_batch.aws.faults import classify
-from arq_batch.core.uris import S3Uri
+from arq_batch.kernel.uris import S3Uri
 
 MIN_PART = 5 * 1024 * 1024
 MAX_COPY = 5 * 1024 * 1024 * 1024

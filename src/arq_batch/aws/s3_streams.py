@@ -9,8 +9,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from arq_batch.aws.faults import classify, status_of
-from arq_batch.core.errors import InputChanged
-from arq_batch.core.uris import S3Uri
+from arq_batch.kernel.errors import InputChanged
+from arq_batch.kernel.uris import S3Uri
 
 
 class _Reader(io.RawIOBase):

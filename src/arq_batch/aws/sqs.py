@@ -8,8 +8,8 @@ from typing import Any
 
 from arq_batch.aws import clients
 from arq_batch.aws.faults import classify
-from arq_batch.core.errors import ConfigError
-from arq_batch.core.ports import QueueMessage
+from arq_batch.kernel.errors import ConfigError
+from arq_batch.kernel.ports import QueueMessage
 
 logger = logging.getLogger(__name__)
 ERROR_ATTRIBUTE = "arq_error"

@@ -10,12 +10,12 @@ import uuid
 from collections.abc import Callable
 
 from arq_batch.cli.common import Commands, Result, add_command
-from arq_batch.core.errors import ConfigError, PermanentError
-from arq_batch.core.layout import check_output
-from arq_batch.core.messages import Job, check_request, model_folder, parse_job_uri
-from arq_batch.core.options import OPTION_NAMES, JobOptions, parse_options
-from arq_batch.core.settings import Settings
-from arq_batch.core.uris import S3Uri, is_s3
+from arq_batch.engine.messages import Job, check_request, model_folder, parse_job_uri
+from arq_batch.engine.options import OPTION_NAMES, JobOptions, parse_options
+from arq_batch.kernel.errors import ConfigError, PermanentError
+from arq_batch.kernel.layout import check_output
+from arq_batch.kernel.settings import Settings
+from arq_batch.kernel.uris import S3Uri, is_s3
 
 MODEL_HELP = "a model run folder (s3://BUCKET/model/output/RUN_ID/) or, for score, a local " \
              "run folder (default: the run latest.json points to)"
@@ -155,7 +155,7 @@ def cmd_watch(args: argparse.Namespace, settings: Settings) -> Result:
 
     from arq_batch.aws.s3 import S3Store
     from arq_batch.aws.sqs import SqsQueue
-    from arq_batch.worker.watch import Watcher, watch
+    from arq_batch.feeders.watch import Watcher, watch
 
     if args.interval <= 0:
         raise ConfigError("--interval must be a positive number of seconds")
@@ -171,10 +171,10 @@ def cmd_watch(args: argparse.Namespace, settings: Settings) -> Result:
 
 def cmd_score(args: argparse.Namespace, settings: Settings) -> Result:
     """Score one file with the worker's engine."""
-    from arq_batch.aws.model_store import ModelStore, open_model
     from arq_batch.aws.s3 import S3Store
-    from arq_batch.worker.files import score_file
+    from arq_batch.models.store import ModelStore, open_model
     from arq_batch.worker.monitoring import Monitoring
+    from arq_batch.worker.score_file import score_file
 
     _check_destination(args.input, args.output, settings)
     store = S3Store.of(settings, settings.worker.part_size_mb * 1024 * 1024)
@@ -229,7 +229,7 @@ def _progress() -> Callable[[int, float | None], None]:
 def cmd_dlq(args: argparse.Namespace, settings: Settings) -> Result:
     """List or redrive dead-lettered jobs."""
     from arq_batch.aws.sqs import SqsQueue
-    from arq_batch.worker import dlq
+    from arq_batch.feeders import dlq
 
     queue = SqsQueue(settings.queue, settings.dlq_name)
     if args.action == "redrive":

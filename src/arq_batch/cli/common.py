@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from arq_batch.core.settings import Settings
+from arq_batch.kernel.settings import Settings
 
 Result = tuple[dict[str, Any], str]  # (the --json object, the human summary)
 Handler = Callable[[argparse.Namespace, Settings], Result]

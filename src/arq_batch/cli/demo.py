@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from arq_batch.cli.common import Commands, Result, add_command
-from arq_batch.core.settings import Settings
+from arq_batch.kernel.settings import Settings
 
 
 def register(commands: Commands, common: argparse.ArgumentParser) -> None:

@@ -20,11 +20,11 @@ from arq_batch.aws.provision import provision
 from arq_batch.aws.s3 import S3Store
 from arq_batch.aws.sqs import SqsQueue
 from arq_batch.cli.query import current_status, engine_for, render_table, status_text
-from arq_batch.core.settings import Settings
-from arq_batch.core.uris import S3Uri
+from arq_batch.feeders import dlq
+from arq_batch.kernel.settings import Settings
+from arq_batch.kernel.uris import S3Uri
 from arq_batch.serving import lifecycle
 from arq_batch.training.pipeline import TrainRequest, train
-from arq_batch.worker import dlq
 from arq_batch.worker.main import run_worker
 
 DATA = Path(__file__).resolve().parents[3] / "data"

@@ -10,20 +10,10 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from arq_batch import __version__
-from arq_batch.cli import (
-    batch,
-    demo,
-    infra,
-    models,
-    monitor,
-    query,
-    serve,
-    train,
-    transform,
-)
-from arq_batch.core.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ArqError, ConfigError
-from arq_batch.core.logs import setup_logging
-from arq_batch.core.settings import load_settings
+from arq_batch.cli import batch, demo, infra, models, monitor, query, serve, train, transform
+from arq_batch.kernel.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ArqError, ConfigError
+from arq_batch.kernel.logs import setup_logging
+from arq_batch.kernel.settings import load_settings
 
 DESCRIPTION = """\
 Train linear models the way SageMaker Linear Learner does, and score files on S3 with a

@@ -9,8 +9,8 @@ from dataclasses import asdict
 from typing import Any
 
 from arq_batch.cli.common import Commands, Result, add_command
-from arq_batch.core.errors import ConfigError
-from arq_batch.core.settings import Settings
+from arq_batch.kernel.errors import ConfigError
+from arq_batch.kernel.settings import Settings
 
 ACTIONS = ("list", "show", "promote", "rollback")
 
@@ -31,7 +31,7 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
 def cmd_models(args: argparse.Namespace, settings: Settings) -> Result:
     """Dispatch one models action."""
     from arq_batch.aws.s3 import S3Store
-    from arq_batch.core import registry
+    from arq_batch.models import registry
 
     store = S3Store.of(settings)
     if args.action in ("show", "promote") and not args.run:
@@ -47,7 +47,7 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> Result:
 
 
 def _list(store: Any, settings: Settings) -> Result:
-    from arq_batch.core import registry
+    from arq_batch.models import registry
 
     current = registry.current_run(store, settings)
     rows: list[dict[str, Any]] = [{"run_id": c.run_id, "created_at": c.created_at,
@@ -61,8 +61,8 @@ def _list(store: Any, settings: Settings) -> Result:
 
 def _move(store: Any, settings: Settings, run_id: str, action: str) -> Result:
     from arq_batch.aws.clients import caller
-    from arq_batch.aws.model_store import ModelStore
-    from arq_batch.core import registry
+    from arq_batch.models import registry
+    from arq_batch.models.store import ModelStore
 
     # Refuse a run whose artifacts do not match their hashes before any worker sees it.
     ModelStore(store, settings).get(registry.run_folder(settings, run_id))

@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from arq_batch.cli.common import Commands, Result, add_command
-from arq_batch.core.errors import ConfigError, ModelError
-from arq_batch.core.settings import Settings
+from arq_batch.kernel.errors import ConfigError, ModelError
+from arq_batch.kernel.settings import Settings
 
 DEFAULT_DAYS = 7
 
@@ -38,10 +38,10 @@ def _date(text: str) -> date:
 
 def cmd_monitor(args: argparse.Namespace, settings: Settings) -> Result:
     """Write the report page."""
-    from arq_batch.aws.model_store import ModelStore
     from arq_batch.aws.s3 import S3Store
     from arq_batch.cli.query import engine_for
-    from arq_batch.core import registry
+    from arq_batch.models import registry
+    from arq_batch.models.store import ModelStore
     from arq_batch.query import monitor_report
 
     output = Path(args.output or f"monitor-{args.run}.html")

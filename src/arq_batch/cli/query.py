@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from arq_batch.cli.common import Commands, Result, add_command
-from arq_batch.core.errors import ConfigError
-from arq_batch.core.settings import Settings
+from arq_batch.kernel.errors import ConfigError
+from arq_batch.kernel.settings import Settings
 
 if TYPE_CHECKING:  # DuckDB is imported only when a query runs
     from arq_batch.query.engine import QueryEngine
@@ -80,9 +80,9 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> Result:
 
 def current_status(settings: Settings) -> Status:
     """Queues, model and the ledger's figures, as of now."""
-    from arq_batch.aws.model_store import ModelStore
     from arq_batch.aws.s3 import S3Store
     from arq_batch.aws.sqs import SqsQueue
+    from arq_batch.models.store import ModelStore
     from arq_batch.query.status import Status, job_figures, split_progress
 
     queue, store = SqsQueue(settings.queue, settings.dlq_name), S3Store.of(settings)

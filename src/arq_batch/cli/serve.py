@@ -7,8 +7,8 @@ import json
 
 from arq_batch.cli.batch import MODEL_HELP
 from arq_batch.cli.common import Commands, Result, add_command
-from arq_batch.core.errors import ConfigError
-from arq_batch.core.settings import Settings
+from arq_batch.kernel.errors import ConfigError
+from arq_batch.kernel.settings import Settings
 
 
 def register(commands: Commands, common: argparse.ArgumentParser) -> None:
@@ -37,8 +37,8 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> Result:
     """Load the model once, then serve it until stopped."""
-    from arq_batch.aws.model_store import ModelStore, open_model
     from arq_batch.aws.s3 import S3Store
+    from arq_batch.models.store import ModelStore, open_model
     from arq_batch.serving.app import serve  # the web stack is the endpoint's alone
 
     store = S3Store.of(settings)

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from arq_batch.cli.common import Commands, Result, add_command
-from arq_batch.core.errors import ConfigError, ModelError
-from arq_batch.core.settings import Settings
+from arq_batch.kernel.errors import ConfigError, ModelError
+from arq_batch.kernel.settings import Settings
 from arq_batch.training.options import SearchOptions, check_ranges
 
 PREDICTOR_TYPES = ("auto", "regressor", "binary_classifier", "multiclass_classifier")
@@ -136,7 +136,7 @@ def search_options(args: argparse.Namespace) -> SearchOptions:
 
 def _current(store: Any, settings: Settings) -> Any:
     """The model latest.json points to, verified, or None before the first one."""
-    from arq_batch.aws.model_store import ModelStore
+    from arq_batch.models.store import ModelStore
 
     registry = ModelStore(store, settings)
     try:

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from arq_batch.cli.common import Commands, Result, add_command
-from arq_batch.core.errors import ArqError, ConfigError, PoisonMessage
-from arq_batch.core.settings import Settings
+from arq_batch.kernel.errors import ArqError, ConfigError, PoisonMessage
+from arq_batch.kernel.settings import Settings
 
 if TYPE_CHECKING:
-    from arq_batch.worker.transforms import Progress, Transforms
+    from arq_batch.feeders.transforms import Progress, Transforms
 
 logger = logging.getLogger(__name__)
 POLL_SECONDS = 2.0
@@ -45,7 +45,7 @@ def cmd_transform(args: argparse.Namespace, settings: Settings) -> Result:
     if args.describe:
         progress = transforms.describe(args.describe)
         return progress.to_dict(), _summary(progress)
-    from arq_batch.core.sagemaker_jobs import parse_request
+    from arq_batch.engine.transform_requests import parse_request
 
     body = _load(args.request)
     try:
@@ -92,6 +92,6 @@ def _load(path: str) -> Any:
 def _transforms(settings: Settings) -> Transforms:
     from arq_batch.aws.s3 import S3Store
     from arq_batch.aws.sqs import SqsQueue
-    from arq_batch.worker.transforms import Transforms
+    from arq_batch.feeders.transforms import Transforms
 
     return Transforms(S3Store.of(settings), SqsQueue(settings.queue), settings)

@@ -2,6 +2,7 @@
 predictions dataset, the error reports and the outputs where they lie, and ``status``
 answers an operator's questions from them.
 
-May import: ``arq_batch.core`` and ``arq_batch.aws``; DuckDB lives here. Never worker,
+May import: the kernel, formats, engine, monitoring, models, reports, stores, the AWS
+adapters and ``wiring``; DuckDB lives here. Never worker,
 training, serving or cli.
 """

@@ -15,10 +15,10 @@ from typing import Any
 import duckdb
 
 from arq_batch.aws.clients import S3Connection
-from arq_batch.core.errors import ArqError, ConfigError
-from arq_batch.core.ports import ObjectStore
-from arq_batch.core.settings import Settings
-from arq_batch.core.uris import S3Uri
+from arq_batch.kernel.errors import ArqError, ConfigError
+from arq_batch.kernel.ports import ObjectStore
+from arq_batch.kernel.settings import Settings
+from arq_batch.kernel.uris import S3Uri
 from arq_batch.query.views import View, quote, source_sql, views
 
 logger = logging.getLogger(__name__)

@@ -19,18 +19,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from arq_batch.core.artifacts import Model
-from arq_batch.core.errors import MissingObject
-from arq_batch.core.monitoring.checks import Findings, check
-from arq_batch.core.monitoring.dataset import Statistics
-from arq_batch.core.monitoring.stats import SCORE, Categorical, Numeric
-from arq_batch.core.monitoring.tap import STATISTICS, VIOLATIONS
-from arq_batch.core.pages import html_page, image
-from arq_batch.core.ports import ObjectStore
-from arq_batch.core.scoring import PREDICTION_COLUMNS
-from arq_batch.core.settings import Settings
-from arq_batch.core.uris import S3Uri
+from arq_batch.engine.scoring import PREDICTION_COLUMNS
+from arq_batch.kernel.errors import MissingObject
+from arq_batch.kernel.ports import ObjectStore
+from arq_batch.kernel.settings import Settings
+from arq_batch.kernel.uris import S3Uri
+from arq_batch.models.artifacts import Model
+from arq_batch.monitoring.checks import Findings, check
+from arq_batch.monitoring.dataset import Statistics
+from arq_batch.monitoring.stats import SCORE, Categorical, Numeric
+from arq_batch.monitoring.tap import STATISTICS, VIOLATIONS
 from arq_batch.query.engine import QueryEngine
+from arq_batch.reports.pages import html_page, image
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

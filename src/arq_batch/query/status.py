@@ -10,11 +10,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from arq_batch.core.errors import MissingObject
-from arq_batch.core.ports import ObjectStore
-from arq_batch.core.settings import Prefixes
-from arq_batch.core.split import Plan, SplitKeys
-from arq_batch.core.uris import S3Uri
+from arq_batch.engine.split_plan import Plan, SplitKeys
+from arq_batch.kernel.errors import MissingObject
+from arq_batch.kernel.ports import ObjectStore
+from arq_batch.kernel.settings import Prefixes
+from arq_batch.kernel.uris import S3Uri
 from arq_batch.query.engine import QueryEngine
 
 _COUNTS = """

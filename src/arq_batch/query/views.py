@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from arq_batch.core import ledger, predictions
-from arq_batch.core.settings import Settings
+from arq_batch.engine import ledger, predictions
+from arq_batch.kernel.settings import Settings
 
 _TYPES = ledger.DUCKDB_TYPES | {"timestamp": "TIMESTAMP WITH TIME ZONE", "date": "DATE",
                                 "json": "JSON"}

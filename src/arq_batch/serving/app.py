@@ -1,4 +1,4 @@
-"""``arq-batch serve``: the real-time endpoint, a thin HTTP adapter over inference.py."""
+"""``arq-batch serve``: the real-time endpoint, a thin HTTP adapter over ``serving.invocations``."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from arq_batch.core.artifacts import Model
-from arq_batch.core.settings import ServeSettings
+from arq_batch.kernel.settings import ServeSettings
+from arq_batch.models.artifacts import Model
 from arq_batch.serving.invocations import RequestError, invocations
 
 logger = logging.getLogger(__name__)

@@ -15,10 +15,15 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from arq_batch.core.errors import DataError
-from arq_batch.core.formats import recordio
-from arq_batch.core.scoring import LinearScorer, best_class, class_probabilities, prediction_columns
-from arq_batch.core.values import BOOLEAN_SPELLINGS, NULL_TOKENS
+from arq_batch.engine.scoring import (
+    LinearScorer,
+    best_class,
+    class_probabilities,
+    prediction_columns,
+)
+from arq_batch.engine.values import BOOLEAN_SPELLINGS, NULL_TOKENS
+from arq_batch.formats import recordio
+from arq_batch.kernel.errors import DataError
 
 JSON, JSONLINES, CSV = "application/json", "application/jsonlines", "text/csv"
 RECORDIO = recordio.MEDIA

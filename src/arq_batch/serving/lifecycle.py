@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from arq_batch.aws.emulator import free_port
-from arq_batch.core.errors import ArqError, ConfigError
+from arq_batch.kernel.errors import ArqError, ConfigError
 
 STATE_DIR = Path(tempfile.gettempdir()) / "arq-batch-endpoints"
 

@@ -7,7 +7,8 @@ pickle) as the worker, ``score`` and the endpoint. The driver resolves the model
 (``latest`` becomes one run, so every executor scores with the same model) and each
 executor's Python worker fetches and hash-checks it once, then keeps it.
 
-May import: core, aws (beside worker; nothing imports it). Needs the
+May import: the kernel, engine, models, the AWS adapters and ``wiring`` (beside the
+worker; nothing imports it). Needs the
 ``[spark]`` extra (PySpark); the rest of arq-batch never imports PySpark.
 """
 
@@ -18,14 +19,14 @@ from typing import Any
 
 import pyarrow as pa
 
-from arq_batch.aws.model_store import ModelStore
 from arq_batch.aws.s3 import S3Store
-from arq_batch.core.artifacts import Model
-from arq_batch.core.messages import model_folder
-from arq_batch.core.predictions import as_text
-from arq_batch.core.scoring import score as score_batch
-from arq_batch.core.settings import Settings, load_settings
-from arq_batch.core.uris import S3Uri
+from arq_batch.engine.messages import model_folder
+from arq_batch.engine.predictions import as_text
+from arq_batch.engine.scoring import score as score_batch
+from arq_batch.kernel.settings import Settings, load_settings
+from arq_batch.kernel.uris import S3Uri
+from arq_batch.models.artifacts import Model
+from arq_batch.models.store import ModelStore
 
 _MODELS: dict[S3Uri, Model] = {}  # per Python worker process: fetched once, then kept
 

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from arq_batch.core.artifacts import Feature
+from arq_batch.models.artifacts import Feature
 
 
 @dataclass(frozen=True)

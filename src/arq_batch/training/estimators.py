@@ -12,8 +12,8 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from arq_batch.core.artifacts import Feature
-from arq_batch.core.errors import DataError
+from arq_batch.kernel.errors import DataError
+from arq_batch.models.artifacts import Feature
 
 REGRESSOR_MIN_VALUES = 10  # a numeric target with fewer distinct values is a class label
 

@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 from sklearn import metrics
 
-from arq_batch.core.scoring import LinearScorer, best_class, class_probabilities
+from arq_batch.engine.scoring import LinearScorer, best_class, class_probabilities
 
 
 @dataclass(frozen=True)

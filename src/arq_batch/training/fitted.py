@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from arq_batch.core.artifacts import Feature
+from arq_batch.models.artifacts import Feature
 from arq_batch.training.encoding import Encoded
 from arq_batch.training.options import SearchOptions
 from arq_batch.training.search import SearchResult

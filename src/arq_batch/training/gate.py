@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from arq_batch.core.artifacts import Model, ModelCard
+from arq_batch.models.artifacts import Model, ModelCard
 from arq_batch.training import selection
 from arq_batch.training.evaluation import Scored
 from arq_batch.training.fitted import Fitted

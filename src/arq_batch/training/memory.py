@@ -11,8 +11,8 @@ import pyarrow as pa
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
-from arq_batch.core.errors import DataError
-from arq_batch.core.ports import ObjectWriter
+from arq_batch.kernel.errors import DataError
+from arq_batch.kernel.ports import ObjectWriter
 from arq_batch.training import estimators, exact
 from arq_batch.training.encoding import Encoder, codes_of
 from arq_batch.training.fitted import Fitted, linear_learner_csv, native

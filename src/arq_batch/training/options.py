@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from arq_batch.core.errors import ConfigError
+from arq_batch.kernel.errors import ConfigError
 
 LOSSES = {"regressor": ("squared", "absolute", "huber", "quantile"),
           "binary_classifier": ("logistic", "hinge"),

@@ -13,20 +13,23 @@ from typing import Any
 import numpy as np
 import sklearn
 
-from arq_batch.core import layout, registry
-from arq_batch.core.artifacts import Model, ModelCard, dump_pipeline, runtime_versions, sha256
-from arq_batch.core.compiler import compile_pipeline, scorer_from_json, scorer_to_json
-from arq_batch.core.errors import ModelError
-from arq_batch.core.layout import CARD_FILE, MODEL_FILE, SCORER_FILE
-from arq_batch.core.monitoring import baseline as monitoring
-from arq_batch.core.monitoring.config import MonitoringSettings
-from arq_batch.core.ports import ObjectStore
-from arq_batch.core.scoring import prediction_columns
-from arq_batch.core.settings import Settings
-from arq_batch.core.uris import S3Uri
+from arq_batch.engine.scoring import prediction_columns
+from arq_batch.kernel import layout
+from arq_batch.kernel.errors import ModelError
+from arq_batch.kernel.layout import CARD_FILE, MODEL_FILE, SCORER_FILE
+from arq_batch.kernel.monitoring_settings import MonitoringSettings
+from arq_batch.kernel.ports import ObjectStore
+from arq_batch.kernel.settings import Settings
+from arq_batch.kernel.uris import S3Uri
+from arq_batch.models import registry
+from arq_batch.models.artifacts import Model, ModelCard, runtime_versions, sha256
+from arq_batch.models.scorer_file import scorer_from_json, scorer_to_json
+from arq_batch.monitoring import baseline as monitoring
 from arq_batch.training import evaluation, gate, report
+from arq_batch.training.compiler import compile_pipeline
 from arq_batch.training.fitted import Fitted
 from arq_batch.training.options import SearchOptions
+from arq_batch.training.pickles import dump_pipeline
 from arq_batch.training.solve import solve
 from arq_batch.training.streamprep import frame_of
 

@@ -3,7 +3,7 @@
 Metrics, the candidate table, learning curves (streaming fits; exact fits are not
 iterative, so their page shows each candidate's validation metric instead), confusion
 matrix + ROC + precision/recall for classifiers or parity + residuals for regressors, and
-the largest coefficients. Plots are matplotlib's, drawn by ``core.pages``.
+the largest coefficients. Plots are matplotlib's, drawn by ``reports.pages``.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from sklearn import metrics
 
-from arq_batch.core.artifacts import ModelCard
-from arq_batch.core.pages import html_page, image
+from arq_batch.models.artifacts import ModelCard
+from arq_batch.reports.pages import html_page, image
 from arq_batch.training.evaluation import Scored
 from arq_batch.training.fitted import Fitted
 

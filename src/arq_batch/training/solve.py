@@ -11,10 +11,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from arq_batch.core.errors import DataError
-from arq_batch.core.ports import ObjectStore, ObjectWriter
-from arq_batch.core.settings import Settings
-from arq_batch.core.uris import S3Uri
+from arq_batch.kernel.errors import DataError
+from arq_batch.kernel.ports import ObjectStore, ObjectWriter
+from arq_batch.kernel.settings import Settings
+from arq_batch.kernel.uris import S3Uri
 from arq_batch.training import memory, stream
 from arq_batch.training.fitted import Fitted
 from arq_batch.training.options import check_ranges

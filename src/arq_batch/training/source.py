@@ -17,10 +17,10 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from arq_batch.core.errors import DataError, MissingObject
-from arq_batch.core.ports import ObjectStore
-from arq_batch.core.uris import S3Uri, is_s3
-from arq_batch.core.values import NULL_TOKENS
+from arq_batch.engine.values import NULL_TOKENS
+from arq_batch.kernel.errors import DataError, MissingObject
+from arq_batch.kernel.ports import ObjectStore
+from arq_batch.kernel.uris import S3Uri, is_s3
 
 # pyarrow's streaming CSV reader reads ahead a fixed number of blocks (about 50) however
 # slowly batches are consumed, so the block size sets its memory: measured on a 250 MB

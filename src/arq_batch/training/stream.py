@@ -20,8 +20,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sklearn.pipeline import Pipeline
 
-from arq_batch.core.errors import DataError
-from arq_batch.core.ports import ObjectWriter
+from arq_batch.kernel.errors import DataError
+from arq_batch.kernel.ports import ObjectWriter
 from arq_batch.training import selection
 from arq_batch.training.encoding import Encoded
 from arq_batch.training.fitted import Fitted, linear_learner_csv, uniform

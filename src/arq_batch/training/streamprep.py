@@ -17,8 +17,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from arq_batch.core.artifacts import Feature
-from arq_batch.core.errors import DataError
+from arq_batch.kernel.errors import DataError
+from arq_batch.models.artifacts import Feature
 from arq_batch.training import estimators
 from arq_batch.training.encoding import Encoder
 from arq_batch.training.fitted import native

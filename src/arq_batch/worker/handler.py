@@ -17,15 +17,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from arq_batch.aws.faults import classify
-from arq_batch.core import layout, messages
-from arq_batch.core.errors import ArqError, Cancelled, PermanentError
-from arq_batch.core.ledger import DEAD, DONE, PART, RELEASED, RETRY, SKIPPED, LedgerRecord
-from arq_batch.core.messages import Job
-from arq_batch.core.monitoring.checks import Findings
-from arq_batch.core.ports import ObjectStore, Queue, QueueMessage
-from arq_batch.core.settings import Settings
-from arq_batch.core.split import part_id
-from arq_batch.worker import reports
+from arq_batch.engine import messages
+from arq_batch.engine.ledger import DEAD, DONE, PART, RELEASED, RETRY, SKIPPED, LedgerRecord
+from arq_batch.engine.messages import Job
+from arq_batch.engine.split_plan import part_id
+from arq_batch.kernel import layout
+from arq_batch.kernel.errors import ArqError, Cancelled, PermanentError
+from arq_batch.kernel.ports import ObjectStore, Queue, QueueMessage
+from arq_batch.kernel.settings import Settings
+from arq_batch.monitoring.checks import Findings
+from arq_batch.worker import error_reports as reports
 from arq_batch.worker.heartbeat import Heartbeat
 from arq_batch.worker.ledger import Ledger
 from arq_batch.worker.metrics import WorkerMetrics, emf_fields

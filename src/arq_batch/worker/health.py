@@ -12,7 +12,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from arq_batch.core.settings import Settings
+from arq_batch.kernel.settings import Settings
 
 
 def healthy(settings: Settings, now: float | None = None) -> tuple[bool, str]:

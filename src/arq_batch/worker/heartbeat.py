@@ -8,8 +8,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from arq_batch.core.errors import ArqError
-from arq_batch.core.ports import Queue, QueueMessage
+from arq_batch.kernel.errors import ArqError
+from arq_batch.kernel.ports import Queue, QueueMessage
 
 logger = logging.getLogger(__name__)
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 
-from arq_batch.core import layout
-from arq_batch.core.ledger import LedgerRecord
-from arq_batch.core.ports import ObjectStore
-from arq_batch.core.settings import Settings
+from arq_batch.engine.ledger import LedgerRecord
+from arq_batch.kernel import layout
+from arq_batch.kernel.ports import ObjectStore
+from arq_batch.kernel.settings import Settings
 from arq_batch.worker.metrics import WorkerMetrics
 
 logger = logging.getLogger(__name__)

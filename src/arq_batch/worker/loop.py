@@ -13,10 +13,10 @@ from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
-from arq_batch.core.errors import ArqError
-from arq_batch.core.ledger import DONE, RELEASED
-from arq_batch.core.ports import ObjectStore, Queue, QueueMessage
-from arq_batch.core.settings import Settings
+from arq_batch.engine.ledger import DONE, RELEASED
+from arq_batch.kernel.errors import ArqError
+from arq_batch.kernel.ports import ObjectStore, Queue, QueueMessage
+from arq_batch.kernel.settings import Settings
 from arq_batch.worker.handler import MessageHandler
 from arq_batch.worker.heartbeat import Heartbeat
 from arq_batch.worker.ledger import FLUSH_SECONDS, Ledger

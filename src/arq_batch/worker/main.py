@@ -8,12 +8,12 @@ import signal
 import sys
 from types import FrameType
 
-from arq_batch.aws.model_store import ModelStore
 from arq_batch.aws.s3 import S3Store
 from arq_batch.aws.sqs import SqsQueue
-from arq_batch.core.errors import EXIT_OK
-from arq_batch.core.logs import setup_logging
-from arq_batch.core.settings import Settings, load_settings
+from arq_batch.kernel.errors import EXIT_OK
+from arq_batch.kernel.logs import setup_logging
+from arq_batch.kernel.settings import Settings, load_settings
+from arq_batch.models.store import ModelStore
 from arq_batch.worker.loop import Worker
 from arq_batch.worker.runner import JobRunner
 

@@ -11,8 +11,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from arq_batch.core.ledger import DONE, LedgerRecord
-from arq_batch.core.monitoring.checks import Findings
+from arq_batch.engine.ledger import DONE, LedgerRecord
+from arq_batch.monitoring.checks import Findings
 
 # Job seconds from a tiny file to a 1 GB one.
 _BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)

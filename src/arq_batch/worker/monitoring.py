@@ -13,25 +13,18 @@ import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
-from arq_batch.core import layout
-from arq_batch.core.artifacts import Model
-from arq_batch.core.errors import ArqError
-from arq_batch.core.messages import Job
-from arq_batch.core.monitoring.baseline import Baseline
-from arq_batch.core.monitoring.checks import Findings, check
-from arq_batch.core.monitoring.tap import (
-    STATISTICS,
-    Folder,
-    MonitorTap,
-    StoreFolder,
-    fail_on,
-    publish,
-)
-from arq_batch.core.ports import ObjectStore
-from arq_batch.core.scoring import PREDICTION_COLUMNS
-from arq_batch.core.settings import Settings
-from arq_batch.core.split import Plan, SplitKeys
-from arq_batch.core.uris import S3Uri, is_s3
+from arq_batch.engine.messages import Job
+from arq_batch.engine.scoring import PREDICTION_COLUMNS
+from arq_batch.engine.split_plan import Plan, SplitKeys
+from arq_batch.kernel import layout
+from arq_batch.kernel.errors import ArqError
+from arq_batch.kernel.ports import ObjectStore
+from arq_batch.kernel.settings import Settings
+from arq_batch.kernel.uris import S3Uri, is_s3
+from arq_batch.models.artifacts import Model
+from arq_batch.monitoring.baseline import Baseline
+from arq_batch.monitoring.checks import Findings, check
+from arq_batch.monitoring.tap import STATISTICS, Folder, MonitorTap, StoreFolder, fail_on, publish
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +52,7 @@ class Monitoring:
         baseline = self._baseline(model)
         if baseline is None:
             return None
-        from arq_batch.worker.files import LocalFolder  # only score writes local files
+        from arq_batch.worker.score_file import LocalFolder  # only score writes local files
 
         folder: Folder = LocalFolder(f"{destination}.monitoring")
         job_id = f"score-{destination}"

@@ -9,25 +9,25 @@ from datetime import UTC, datetime
 from typing import BinaryIO, cast
 from urllib.parse import unquote
 
-from arq_batch.aws.model_store import ModelStore
-from arq_batch.core import layout
-from arq_batch.core.artifacts import Model
-from arq_batch.core.errors import MissingObject, OutputNotAllowed
-from arq_batch.core.formats import detect, renamed
-from arq_batch.core.layout import INPUT_META, RUN_ID_META
-from arq_batch.core.ledger import DONE, PART, SPLIT
-from arq_batch.core.messages import Job
-from arq_batch.core.monitoring.checks import Findings
-from arq_batch.core.monitoring.tap import MonitorTap
-from arq_batch.core.ports import ObjectInfo, ObjectStore, ObjectWriter, Queue
-from arq_batch.core.predictions import PredictionsTap
-from arq_batch.core.settings import Settings
-from arq_batch.core.shaping import Shape
-from arq_batch.core.split import part_id
-from arq_batch.core.transform import Source, Tap, transform
-from arq_batch.core.uris import S3Uri
-from arq_batch.worker.assembly import Parts
+from arq_batch.engine.filestream import Source, Tap, transform
+from arq_batch.engine.ledger import DONE, PART, SPLIT
+from arq_batch.engine.messages import Job
+from arq_batch.engine.predictions import PredictionsTap
+from arq_batch.engine.shaping import Shape
+from arq_batch.engine.split_plan import part_id
+from arq_batch.formats import detect, renamed
+from arq_batch.kernel import layout
+from arq_batch.kernel.errors import MissingObject, OutputNotAllowed
+from arq_batch.kernel.layout import INPUT_META, RUN_ID_META
+from arq_batch.kernel.ports import ObjectInfo, ObjectStore, ObjectWriter, Queue
+from arq_batch.kernel.settings import Settings
+from arq_batch.kernel.uris import S3Uri
+from arq_batch.models.artifacts import Model
+from arq_batch.models.store import ModelStore
+from arq_batch.monitoring.checks import Findings
+from arq_batch.monitoring.tap import MonitorTap
 from arq_batch.worker.monitoring import Monitoring
+from arq_batch.worker.splits.assembly import Parts
 
 
 @dataclass(frozen=True)

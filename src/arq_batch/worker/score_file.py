@@ -1,0 +1,134 @@
+"""``arq-batch score``: the worker's engine on local paths as well as s3:// URIs."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import BinaryIO, cast
+
+from arq_batch.engine.filestream import Source, Tap, transform
+from arq_batch.engine.options import JobOptions
+from arq_batch.engine.shaping import Shape
+from arq_batch.formats import detect
+from arq_batch.kernel.errors import MissingObject
+from arq_batch.kernel.layout import RUN_ID_META
+from arq_batch.kernel.ports import ObjectStore, ObjectWriter
+from arq_batch.kernel.settings import Settings
+from arq_batch.kernel.uris import S3Uri, is_s3
+from arq_batch.models.artifacts import Model
+
+
+def open_file(path: str) -> BinaryIO:
+    """Open a local input; MissingObject if it is not there."""
+    try:
+        return open(path, "rb")
+    except FileNotFoundError as exc:
+        raise MissingObject(f"input not found: {path}") from exc
+
+
+def file_size(path: str) -> int:
+    """The input's size in bytes; MissingObject if it is not there."""
+    try:
+        return os.path.getsize(path)
+    except FileNotFoundError as exc:
+        raise MissingObject(f"input not found: {path}") from exc
+
+
+class LocalWriter:
+    """Writes beside the target and renames on close, so the file appears whole or not at all."""
+
+    def __init__(self, path: str) -> None:
+        self._path = Path(path)
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        self._partial = self._path.with_name(f".{self._path.name}.partial-{os.getpid()}")
+        self._file: BinaryIO | None = open(self._partial, "wb")  # noqa: SIM115
+
+    def write(self, data: bytes) -> int:
+        assert self._file is not None
+        return self._file.write(data)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+            os.replace(self._partial, self._path)
+
+    def abort(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        self._partial.unlink(missing_ok=True)
+
+
+Progress = Callable[[int, float | None], None]  # rows scored, fraction of input read
+
+
+class LocalFolder:
+    """Model Monitor files beside a local output (``score``), each written whole."""
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+
+    def put(self, name: str, data: bytes) -> None:
+        writer = LocalWriter(str(self.path / name))
+        writer.write(data)
+        writer.close()
+
+    def delete(self, name: str) -> None:
+        (self.path / name).unlink(missing_ok=True)
+
+
+def score_file(source: str, destination: str, model: Model, store: ObjectStore,
+               settings: Settings, progress: Progress = lambda rows, done: None,
+               options: JobOptions | None = None, monitor: Tap | None = None) -> int:
+    """``arq-batch score``: the worker's engine on local paths or s3:// URIs; ``options``
+    as a job message has them (the output is written to ``destination`` as named), and
+    ``monitor`` checks the input in the same pass."""
+    shape = Shape.of(options or JobOptions(), detect(source.rsplit("/", 1)[-1]),
+                     model.card.feature_names, model.card.classes)
+    fmt = shape.source
+    size, open_stream, open_seekable = _readers(source, store)
+    read = [0]  # bytes the parser has consumed, for the progress fraction
+
+    def counted() -> BinaryIO:
+        return cast(BinaryIO, _Counting(open_stream(), read))
+
+    def report(rows: int) -> None:
+        progress(rows, min(1.0, read[0] / size) if size and fmt.kind != "parquet" else None)
+
+    target: ObjectWriter = (
+        store.open_writer(S3Uri.parse(destination), {RUN_ID_META: model.card.run_id})
+        if is_s3(destination) else LocalWriter(destination))
+    return transform(Source(fmt, counted, open_seekable), target, model.scorer,
+                     settings.worker, [monitor] if monitor else [], progress=report,
+                     shape=shape)
+
+
+def _readers(source: str, store: ObjectStore) -> tuple[int, Callable[[], BinaryIO],
+                                                       Callable[[], BinaryIO]]:
+    """The input's size, and how to open it as a stream and as a seekable file (Parquet)."""
+    if not is_s3(source):
+        opener = partial(open_file, source)
+        return file_size(source), opener, opener
+    uri = S3Uri.parse(source)
+    info = store.head(uri)
+    return (info.size, partial(store.open_stream, uri),
+            partial(store.open_seekable, uri, info.size, info.etag))
+
+
+class _Counting(io.RawIOBase):
+    """Passes reads through, adding their length to ``total[0]``."""
+
+    def __init__(self, stream: BinaryIO, total: list[int]) -> None:
+        self._stream, self._total = stream, total
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        self._total[0] += len(data)
+        return data
