@@ -24,7 +24,7 @@ PREDICTION_COLUMNS = ("predicted_label", "score")
 
 @dataclass(frozen=True)
 class LinearScorer:
-    """A fitted pipeline reduced to arrays; built by ``training.compiler``, stored as ``scorer.json``."""
+    """A fitted pipeline reduced to arrays (``training.compiler``; stored as scorer.json)."""
 
     predictor_type: str
     numeric: tuple[str, ...]
