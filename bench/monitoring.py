@@ -21,8 +21,8 @@ from pathlib import Path
 
 import yaml
 
+from arq_batch import wiring
 from arq_batch.aws.emulator import Emulator
-from arq_batch.aws.s3 import S3Store
 from arq_batch.worker.monitoring import Monitoring
 from arq_batch.worker.score_file import score_file
 from measure import Run, csv_bytes, run_processes, synthetic_table
@@ -99,7 +99,7 @@ def _median(runs: list[Run]) -> Run:
 def _engine(bench: Bench, source: Path, target: Path) -> dict[str, float]:
     """CPU seconds of the scoring pass alone, without and with monitoring (medians):
     steadier than wall time on a shared 2-core machine, and the same here (one thread)."""
-    store = S3Store.of(bench.settings)
+    store = wiring.object_store(bench.settings)
     times: dict[str, list[float]] = {"off": [], "on": []}
     for _ in range(REPEATS):
         for variant in ("off", "on"):

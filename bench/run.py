@@ -24,9 +24,9 @@ import psutil
 import pyarrow as pa
 import yaml
 
+from arq_batch import wiring
 from arq_batch.aws.emulator import Emulator
 from arq_batch.aws.provision import provision
-from arq_batch.aws.s3 import S3Store
 from arq_batch.kernel.settings import load_settings
 from arq_batch.models.store import ModelStore
 from arq_batch.training.pipeline import TrainRequest, train
@@ -83,7 +83,7 @@ class Bench:
         self.drain()  # provisioning's s3:TestEvent
         data = workdir / "train.csv"
         data.write_bytes(training_csv())
-        store = S3Store.of(self.settings)
+        store = wiring.object_store(self.settings)
         run_id = train(TrainRequest(str(data), "y"), store, self.settings).run_id
         self.model = ModelStore(store, self.settings).get()
         self.model_key = f"{self.settings.prefixes.model}{run_id}/model.joblib"

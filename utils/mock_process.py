@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from arq_batch.aws.s3 import S3Store
+from arq_batch import wiring
 from arq_batch.cli.main import main
 from arq_batch.kernel.settings import load_settings
 from arq_batch.kernel.uris import S3Uri
@@ -28,7 +28,7 @@ def run(input_csv: Path) -> int:
         if main(step) != 0:
             return 1
     uri = S3Uri(settings.bucket, bucket_key)
-    S3Store.of(settings).put_bytes(uri, input_csv.read_bytes())
+    wiring.object_store(settings).put_bytes(uri, input_csv.read_bytes())
     print(f"uploaded {input_csv} to {uri}")
     return main(["send", str(uri)])
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from cfnlint.decode import cfn_yaml
 
-from arq_batch.aws.s3 import S3Store
+from arq_batch import wiring
 from arq_batch.aws.sqs import SqsQueue
 from arq_batch.feeders.watch import Watcher
 from arq_batch.kernel.settings import load_settings
@@ -71,9 +71,9 @@ def _work_every_kind_of_job(s3, sqs, settings) -> None:
     build_worker(settings, 2, once=True).run()
     send_job(sqs, input=f"s3://{BUCKET}/data/input/whole.csv")  # done already: skipped
     build_worker(settings, 1, once=True).run()
-    open_model(ModelStore(S3Store.of(settings), settings), None)  # what serve loads
+    open_model(ModelStore(wiring.object_store(settings), settings), None)  # what serve loads
     s3.put_object(Bucket=BUCKET, Key="data/input/watched.csv", Body=penguins_csv())
-    Watcher(S3Store.of(settings), SqsQueue(settings.queue), settings).run_pass()
+    Watcher(wiring.object_store(settings), SqsQueue(settings.queue), settings).run_pass()
 
 
 def test_every_call_of_the_worker_endpoint_and_watch_is_allowed_by_the_task_role(

@@ -13,6 +13,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
+from arq_batch import wiring
+
 from .conftest import cli
 from .helpers import (
     BUCKET,
@@ -215,7 +217,6 @@ def test_two_workers_racing_to_assemble_produce_one_output_and_status_shows_prog
         s3, sqs, trained, monkeypatch) -> None:
     import threading
 
-    from arq_batch.aws.s3 import S3Store
     from arq_batch.aws.sqs import SqsQueue
     from arq_batch.engine import messages
     from arq_batch.kernel.settings import load_settings
@@ -224,7 +225,7 @@ def test_two_workers_racing_to_assemble_produce_one_output_and_status_shows_prog
     from arq_batch.worker.splits import assembly
 
     settings = load_settings()
-    store, queue = S3Store.of(settings), SqsQueue(settings.queue, settings.dlq_name)
+    store, queue = wiring.object_store(settings), SqsQueue(settings.queue, settings.dlq_name)
     s3.put_object(Bucket=BUCKET, Key="staging/race.csv", Body=numbered_csv(100))
     send_job(sqs, job_id="race", input=f"s3://{BUCKET}/staging/race.csv",
              output=f"s3://{BUCKET}/split/race.csv", split_bytes=500_000)

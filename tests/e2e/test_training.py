@@ -20,8 +20,8 @@ import pytest
 import uvicorn
 from sklearn.linear_model import LogisticRegression, Ridge
 
+from arq_batch import wiring
 from arq_batch.aws.emulator import free_port
-from arq_batch.aws.s3 import S3Store
 from arq_batch.cli.main import main
 from arq_batch.kernel.settings import ServeSettings, load_settings
 from arq_batch.models.artifacts import Feature
@@ -63,7 +63,8 @@ def test_the_search_winner_beats_every_candidate_and_the_default_model(
 ) -> None:
     provision_and_train(target)  # provisions; a second run below searches again
     settings = load_settings()
-    result = train(TrainRequest(str(PENGUINS), target, seed=3), S3Store.of(settings), settings)
+    result = train(TrainRequest(str(PENGUINS), target, seed=3), wiring.object_store(settings),
+                   settings)
     card = card_of(s3, result.run_id)
     search = card["search"]
     assert card["predictor_type"] == predictor and search["solver"] == "exact"
@@ -197,7 +198,7 @@ def _get(s3: Any, run_id: str, name: str) -> bytes:
 def _invoke(rows: pa.Table) -> list[Any]:
     """The endpoint (our app on uvicorn, in a thread) asked for every row at once."""
     settings = load_settings()
-    model = ModelStore(S3Store.of(settings), settings).get()
+    model = ModelStore(wiring.object_store(settings), settings).get()
     port = free_port()
     server = uvicorn.Server(server_config(model, ServeSettings(), "127.0.0.1", port))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from arq_batch import wiring
 from arq_batch.cli.main import main
 from arq_batch.kernel.errors import ConfigError
 from arq_batch.kernel.settings import load_settings
@@ -62,7 +63,6 @@ def test_missing_config_file_named_by_env_is_an_error(tmp_path: Path) -> None:
 def test_the_addressing_style_reaches_boto3_and_duckdb(style: str, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     from arq_batch.aws.clients import s3_connection
-    from arq_batch.aws.s3 import S3Store
 
     config = tmp_path / "c.yaml"
     config.write_text(f"s3:\n  addressing_style: {style}\n")
@@ -70,7 +70,7 @@ def test_the_addressing_style_reaches_boto3_and_duckdb(style: str, tmp_path: Pat
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    client = S3Store.of(settings)._s3
+    client = wiring.object_store(settings)._s3
     assert client.meta.config.s3["addressing_style"] == style
     assert client.meta.endpoint_url == "http://127.0.0.1:9"  # S3's own variable
     connection = s3_connection(settings.s3.addressing_style)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
+from collections.abc import Iterator
 
 from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 from botocore.exceptions import ConnectionError as BotoConnectionError
@@ -26,6 +28,15 @@ _RETRYABLE_CODES = frozenset(
     }
 )
 _MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound", "NoSuchBucket"})
+
+
+@contextlib.contextmanager
+def aws_errors() -> Iterator[None]:
+    """Around an AWS call: whatever it raises leaves as one of our errors (``classify``)."""
+    try:
+        yield
+    except Exception as exc:
+        raise classify(exc) from exc
 
 
 def classify(exc: BaseException) -> ArqError:

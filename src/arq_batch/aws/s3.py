@@ -9,12 +9,12 @@ from typing import Any, BinaryIO, cast
 from botocore.exceptions import ClientError
 
 from arq_batch.aws import clients
-from arq_batch.aws.faults import classify
+from arq_batch.aws.faults import aws_errors, classify
 from arq_batch.aws.s3_compose import Composer
 from arq_batch.aws.s3_streams import MultipartWriter, RangeReader, StreamReader
 from arq_batch.kernel.errors import ConfigError, PermanentError
 from arq_batch.kernel.ports import ObjectInfo
-from arq_batch.kernel.settings import Encryption, Settings
+from arq_batch.kernel.settings import Encryption
 from arq_batch.kernel.uris import S3Uri
 
 MIN_PART = 5 * 1024 * 1024  # S3's floor for every part but the last
@@ -32,14 +32,6 @@ class S3Store:
         self._part_size = max(part_size, MIN_PART)
         self._uploads = ThreadPoolExecutor(upload_threads, thread_name_prefix="s3-upload")
 
-    @classmethod
-    def of(cls, settings: Settings, part_size: int | None = None,
-           upload_threads: int = 4) -> S3Store:
-        """The store as the settings configure it (encryption, addressing style)."""
-        return cls(settings.encryption, part_size or DEFAULT_PART,
-                   upload_threads=upload_threads,
-                   addressing_style=settings.s3.addressing_style)
-
     def head_bucket(self, bucket: str) -> None:
         """ConfigError if the bucket is missing: a worker without its bucket cannot start."""
         try:
@@ -53,10 +45,8 @@ class S3Store:
 
     def head(self, uri: S3Uri) -> ObjectInfo:
         """Size, ETag and user metadata; MissingObject if it is not there."""
-        try:
+        with aws_errors():
             r = self._s3.head_object(Bucket=uri.bucket, Key=uri.key)
-        except Exception as exc:
-            raise classify(exc) from exc
         return _info(r)
 
     def open_stream(self, uri: S3Uri) -> BinaryIO:
@@ -65,10 +55,8 @@ class S3Store:
 
     def open_object(self, uri: S3Uri) -> tuple[ObjectInfo, BinaryIO]:
         """What a HEAD would say, and the bytes as a stream, from one GET."""
-        try:
+        with aws_errors():
             r = self._s3.get_object(Bucket=uri.bucket, Key=uri.key)
-        except Exception as exc:
-            raise classify(exc) from exc
         return _info(r), cast(BinaryIO, StreamReader(r["Body"]))
 
     def open_seekable(self, uri: S3Uri, size: int, etag: str = "") -> BinaryIO:
@@ -80,20 +68,16 @@ class S3Store:
     def open_range(self, uri: S3Uri, start: int, end: int, etag: str) -> BinaryIO:
         """A stream of bytes ``[start, end)``; a changed object (another ETag) is a
         permanent error, so parts of one split job all read the same version."""
-        try:
+        with aws_errors():
             r = self._s3.get_object(Bucket=uri.bucket, Key=uri.key,
                                     Range=f"bytes={start}-{end - 1}", IfMatch=f'"{etag}"')
-        except Exception as exc:
-            raise classify(exc) from exc
         return cast(BinaryIO, StreamReader(r["Body"]))
 
     def compose(self, target: S3Uri, sources: Sequence[tuple[S3Uri, int]],
                 metadata: Mapping[str, str]) -> None:
         """Write ``target`` as the concatenation of ``sources`` (uri, size), server-side."""
-        try:
+        with aws_errors():
             composer = Composer(self._s3, target, metadata, self._sse)
-        except Exception as exc:
-            raise classify(exc) from exc
         composer.run(sources)
 
     def get_bytes(self, uri: S3Uri) -> bytes:
@@ -102,11 +86,9 @@ class S3Store:
 
     def put_bytes(self, uri: S3Uri, data: bytes, metadata: Mapping[str, str] | None = None) -> None:
         """Write a small object in one encrypted PUT."""
-        try:
+        with aws_errors():
             self._s3.put_object(Bucket=uri.bucket, Key=uri.key, Body=data,
                                 Metadata=dict(metadata or {}), **self._sse)
-        except Exception as exc:
-            raise classify(exc) from exc
 
     def open_writer(self, uri: S3Uri,
                     metadata: Mapping[str, str] | None = None) -> MultipartWriter:
@@ -136,20 +118,16 @@ class S3Store:
         """Every object under the URI's key taken as a prefix, with its size and ETag."""
         pages = self._s3.get_paginator("list_objects_v2").paginate(
             Bucket=uri.bucket, Prefix=uri.key)
-        try:
+        with aws_errors():
             for page in pages:
                 for item in page.get("Contents", []):
                     yield item["Key"], ObjectInfo(item["Size"], item["ETag"].strip('"'),
                                                   modified=item["LastModified"].timestamp())
-        except Exception as exc:
-            raise classify(exc) from exc
 
     def delete(self, uri: S3Uri) -> None:
         """Remove one object (S3 answers success for a key that is already gone)."""
-        try:
+        with aws_errors():
             self._s3.delete_object(Bucket=uri.bucket, Key=uri.key)
-        except Exception as exc:
-            raise classify(exc) from exc
 
 
 def _info(response: Mapping[str, Any]) -> ObjectInfo:

@@ -8,7 +8,7 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from arq_batch.aws.faults import classify, status_of
+from arq_batch.aws.faults import aws_errors, classify, status_of
 from arq_batch.kernel.errors import InputChanged
 from arq_batch.kernel.uris import S3Uri
 
@@ -32,10 +32,8 @@ class StreamReader(_Reader):
         self._body = body
 
     def read(self, size: int | None = -1) -> bytes:
-        try:
+        with aws_errors():
             return bytes(self._body.read(None if size is None or size < 0 else size))
-        except Exception as exc:
-            raise classify(exc) from exc
 
     def close(self) -> None:
         self._body.close()
@@ -117,11 +115,9 @@ class MultipartWriter:
 
     def close(self) -> None:
         if self._upload_id is None:
-            try:
+            with aws_errors():
                 self._s3.put_object(Bucket=self._uri.bucket, Key=self._uri.key,
                                     Body=self._buf, Metadata=self._metadata, **self._sse)
-            except Exception as exc:
-                raise classify(exc) from exc
             return
         if self._buf:
             self._flush_part()
@@ -146,12 +142,10 @@ class MultipartWriter:
 
     def _flush_part(self) -> None:
         if self._upload_id is None:
-            try:
+            with aws_errors():
                 self._upload_id = self._s3.create_multipart_upload(
                     Bucket=self._uri.bucket, Key=self._uri.key, Metadata=self._metadata,
                     **self._sse)["UploadId"]
-            except Exception as exc:
-                raise classify(exc) from exc
         self._slots.acquire()  # bounds memory: at most MAX_IN_FLIGHT parts queued
         # The buffer itself goes to the upload and a new one starts: no copy of the part.
         body, self._buf = self._buf, bytearray()

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from arq_batch.aws import clients
-from arq_batch.aws.faults import classify
+from arq_batch.aws.faults import aws_errors, classify
 from arq_batch.kernel.errors import ConfigError
 from arq_batch.kernel.ports import QueueMessage
 
@@ -45,13 +45,11 @@ class SqsQueue:
 
     def receive(self, max_messages: int, wait_seconds: int) -> list[QueueMessage]:
         """Long-poll for up to ``max_messages`` (at most 10)."""
-        try:
+        with aws_errors():
             response = self._sqs.receive_message(
                 QueueUrl=self.url, MaxNumberOfMessages=min(max_messages, _SQS_BATCH),
                 WaitTimeSeconds=wait_seconds, MessageSystemAttributeNames=["All"],
                 MessageAttributeNames=["All"])
-        except Exception as exc:
-            raise classify(exc) from exc
         return [_to_message(raw) for raw in response.get("Messages", [])]
 
     def delete(self, messages: list[QueueMessage]) -> None:
@@ -73,12 +71,10 @@ class SqsQueue:
         names = {"visible": "ApproximateNumberOfMessages",
                  "in_flight": "ApproximateNumberOfMessagesNotVisible",
                  "delayed": "ApproximateNumberOfMessagesDelayed"}
-        try:
+        with aws_errors():
             attrs = self._sqs.get_queue_attributes(
                 QueueUrl=self.dlq_url if dead_letters else self.url,
                 AttributeNames=list(names.values()))["Attributes"]
-        except Exception as exc:
-            raise classify(exc) from exc
         return {key: int(attrs.get(name, 0)) for key, name in names.items()}
 
     def send(self, body: str, attributes: Mapping[str, str] | None = None) -> str:
@@ -95,13 +91,11 @@ class SqsQueue:
     def drain_dlq(self, visibility: int) -> Iterator[QueueMessage]:
         """Receive DLQ messages until it looks empty, hiding each for ``visibility`` seconds."""
         while True:
-            try:
+            with aws_errors():
                 response = self._sqs.receive_message(
                     QueueUrl=self.dlq_url, MaxNumberOfMessages=_SQS_BATCH, WaitTimeSeconds=1,
                     VisibilityTimeout=visibility, MessageSystemAttributeNames=["All"],
                     MessageAttributeNames=["All"])
-            except Exception as exc:
-                raise classify(exc) from exc
             raw = response.get("Messages", [])
             if not raw:
                 return
@@ -123,21 +117,17 @@ class SqsQueue:
 
     def _send(self, url: str, body: str, attributes: Mapping[str, str] | None) -> str:
         attrs = {k: {"DataType": "String", "StringValue": v} for k, v in (attributes or {}).items()}
-        try:
+        with aws_errors():
             response = self._sqs.send_message(QueueUrl=url, MessageBody=body,
                                               MessageAttributes=attrs)
-        except Exception as exc:
-            raise classify(exc) from exc
         return str(response["MessageId"])
 
     def _batch(self, operation: str, entries: list[dict[str, Any]]) -> None:
         self._call(operation, self.url, entries)
 
     def _call(self, operation: str, url: str, entries: list[dict[str, Any]]) -> None:
-        try:
+        with aws_errors():
             response = getattr(self._sqs, operation)(QueueUrl=url, Entries=entries)
-        except Exception as exc:
-            raise classify(exc) from exc
         for failure in response.get("Failed", []):
             # A stale receipt handle (the message was redelivered meanwhile) fails here. That
             # is harmless: the message comes back and its idempotent job is redone.

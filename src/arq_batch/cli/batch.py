@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Callable
 
+from arq_batch import wiring
 from arq_batch.cli.common import Commands, Result, add_command
 from arq_batch.engine.messages import Job, check_request, model_folder, parse_job_uri
 from arq_batch.engine.options import OPTION_NAMES, JobOptions, parse_options
@@ -121,7 +122,6 @@ def _add_score(commands: Commands, common: argparse.ArgumentParser) -> None:
 
 def cmd_send(args: argparse.Namespace, settings: Settings) -> Result:
     """Enqueue one job message."""
-    from arq_batch.aws.sqs import SqsQueue
 
     try:  # a request the worker would refuse is bad usage here: exit 2 before sending
         job = Job(uuid.uuid4().hex, parse_job_uri(args.input_uri, "input"),
@@ -131,7 +131,7 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> Result:
         check_request(job, settings.buckets, settings.prefixes)
     except PermanentError as exc:
         raise ConfigError(str(exc)) from None
-    message_id = SqsQueue(settings.queue).send(job.to_body())
+    message_id = wiring.job_queue(settings).send(job.to_body())
     return {"message_id": message_id, "job": job.to_dict()}, f"sent job {job.job_id} ({message_id})"
 
 
@@ -153,8 +153,6 @@ def cmd_watch(args: argparse.Namespace, settings: Settings) -> Result:
     """Enqueue new objects until SIGTERM/SIGINT (or after one pass)."""
     import signal
 
-    from arq_batch.aws.s3 import S3Store
-    from arq_batch.aws.sqs import SqsQueue
     from arq_batch.feeders.watch import Watcher, watch
 
     if args.interval <= 0:
@@ -162,7 +160,7 @@ def cmd_watch(args: argparse.Namespace, settings: Settings) -> Result:
     stop: list[int] = []
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda number, frame: stop.append(number))
-    watcher = Watcher(S3Store.of(settings), SqsQueue(settings.queue), settings)
+    watcher = Watcher(wiring.object_store(settings), wiring.job_queue(settings), settings)
     passes = watch(watcher, args.interval, args.once, lambda: bool(stop))
     enqueued = [key for p in passes for key in p.enqueued]
     return ({"passes": len(passes), "enqueued": enqueued},
@@ -171,14 +169,13 @@ def cmd_watch(args: argparse.Namespace, settings: Settings) -> Result:
 
 def cmd_score(args: argparse.Namespace, settings: Settings) -> Result:
     """Score one file with the worker's engine."""
-    from arq_batch.aws.s3 import S3Store
-    from arq_batch.models.store import ModelStore, open_model
+    from arq_batch.models.store import open_model
     from arq_batch.worker.monitoring import Monitoring
     from arq_batch.worker.score_file import score_file
 
     _check_destination(args.input, args.output, settings)
-    store = S3Store.of(settings, settings.worker.part_size_mb * 1024 * 1024)
-    model = open_model(ModelStore(store, settings), args.model)
+    store = wiring.object_store(settings, for_jobs=True)
+    model = open_model(wiring.model_store(settings, store), args.model)
     monitor = Monitoring(store, settings).score_tap(args.output, model, args.input)
     started = time.monotonic()
     rows = score_file(args.input, args.output, model, store, settings, _progress(),
@@ -228,10 +225,9 @@ def _progress() -> Callable[[int, float | None], None]:
 
 def cmd_dlq(args: argparse.Namespace, settings: Settings) -> Result:
     """List or redrive dead-lettered jobs."""
-    from arq_batch.aws.sqs import SqsQueue
     from arq_batch.feeders import dlq
 
-    queue = SqsQueue(settings.queue, settings.dlq_name)
+    queue = wiring.job_queue(settings)
     if args.action == "redrive":
         moved = dlq.redrive(queue)
         return {"redriven": moved}, f"moved {moved} message(s) back to {settings.queue}"

@@ -15,10 +15,10 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from arq_batch import wiring
 from arq_batch.aws.emulator import Emulator
 from arq_batch.aws.provision import provision
 from arq_batch.aws.s3 import S3Store
-from arq_batch.aws.sqs import SqsQueue
 from arq_batch.cli.query import current_status, engine_for, render_table, status_text
 from arq_batch.feeders import dlq
 from arq_batch.kernel.settings import Settings
@@ -47,7 +47,7 @@ def run_demo(settings: Settings, verbose: bool = True) -> tuple[dict[str, Any], 
         say(f"1. embedded AWS (moto) at {aws.url}; provisioning")
         for change in provision(settings).changes:
             say(f"   {change}")
-        store = S3Store.of(settings)
+        store = wiring.object_store(settings)
         say(f"2. training a classifier for {TARGET!r} on data/penguins.csv: a search over "
             "16 candidates, the best on validation wins")
         report = Path(tempfile.gettempdir()) / "arq-batch-demo-report.html"
@@ -78,7 +78,7 @@ def _batch_stage(store: S3Store, settings: Settings,
     say(_table(jobs))
     say("4. a few predictions from data/output/penguins.csv:")
     say(_preview(store, settings))
-    letters = dlq.list_dead_letters(SqsQueue(settings.queue, settings.dlq_name))
+    letters = dlq.list_dead_letters(wiring.job_queue(settings))
     say(f"5. dead-letter queue: {len(letters)} message(s)")
     for letter in letters:
         say(f"   {letter.error}")

@@ -8,6 +8,7 @@ import json
 from dataclasses import asdict
 from typing import Any
 
+from arq_batch import wiring
 from arq_batch.cli.common import Commands, Result, add_command
 from arq_batch.kernel.errors import ConfigError
 from arq_batch.kernel.settings import Settings
@@ -30,10 +31,9 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
 
 def cmd_models(args: argparse.Namespace, settings: Settings) -> Result:
     """Dispatch one models action."""
-    from arq_batch.aws.s3 import S3Store
     from arq_batch.models import registry
 
-    store = S3Store.of(settings)
+    store = wiring.object_store(settings)
     if args.action in ("show", "promote") and not args.run:
         raise ConfigError(f"models {args.action} needs a RUN id (see 'arq-batch models list')")
     if args.action == "list":
@@ -62,10 +62,9 @@ def _list(store: Any, settings: Settings) -> Result:
 def _move(store: Any, settings: Settings, run_id: str, action: str) -> Result:
     from arq_batch.aws.clients import caller
     from arq_batch.models import registry
-    from arq_batch.models.store import ModelStore
 
     # Refuse a run whose artifacts do not match their hashes before any worker sees it.
-    ModelStore(store, settings).get(registry.run_folder(settings, run_id))
+    wiring.model_store(settings, store).get(registry.run_folder(settings, run_id))
     record = registry.promote(store, settings, run_id, by=caller(getpass.getuser()),
                               action=action, reason=f"models {action}")
     return asdict(record), (f"latest.json: {record.from_run or 'nothing'} -> {record.to_run} "

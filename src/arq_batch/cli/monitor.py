@@ -6,6 +6,7 @@ import argparse
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from arq_batch import wiring
 from arq_batch.cli.common import Commands, Result, add_command
 from arq_batch.kernel.errors import ConfigError, ModelError
 from arq_batch.kernel.settings import Settings
@@ -38,17 +39,15 @@ def _date(text: str) -> date:
 
 def cmd_monitor(args: argparse.Namespace, settings: Settings) -> Result:
     """Write the report page."""
-    from arq_batch.aws.s3 import S3Store
     from arq_batch.cli.query import engine_for
     from arq_batch.models import registry
-    from arq_batch.models.store import ModelStore
     from arq_batch.query import monitor_report
 
     output = Path(args.output or f"monitor-{args.run}.html")
     if not output.parent.is_dir():
         raise ConfigError(f"--output: folder {output.parent} does not exist")
-    store = S3Store.of(settings)
-    model = ModelStore(store, settings).get(registry.run_folder(settings, args.run))
+    store = wiring.object_store(settings)
+    model = wiring.model_store(settings, store).get(registry.run_folder(settings, args.run))
     if model.baseline is None:
         raise ModelError(f"run {args.run} has no monitoring baseline (trained before "
                          "monitoring existed): train again to get one")

@@ -9,6 +9,7 @@ import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from arq_batch import wiring
 from arq_batch.cli.common import Commands, Result, add_command
 from arq_batch.kernel.errors import ConfigError
 from arq_batch.kernel.settings import Settings
@@ -46,12 +47,10 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
 
 def engine_for(settings: Settings) -> QueryEngine:
     """A query engine over the configured bucket, with boto3's credentials."""
-    from arq_batch.aws.clients import s3_connection
-    from arq_batch.aws.s3 import S3Store
     from arq_batch.query.engine import QueryEngine
 
-    return QueryEngine(settings, s3_connection(settings.s3.addressing_style),
-                       S3Store.of(settings))
+    return QueryEngine(settings, wiring.query_connection(settings),
+                       wiring.object_store(settings))
 
 
 def cmd_query(args: argparse.Namespace, settings: Settings) -> Result:
@@ -80,13 +79,10 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> Result:
 
 def current_status(settings: Settings) -> Status:
     """Queues, model and the ledger's figures, as of now."""
-    from arq_batch.aws.s3 import S3Store
-    from arq_batch.aws.sqs import SqsQueue
-    from arq_batch.models.store import ModelStore
     from arq_batch.query.status import Status, job_figures, split_progress
 
-    queue, store = SqsQueue(settings.queue, settings.dlq_name), S3Store.of(settings)
-    current = ModelStore(store, settings).latest_run_id()
+    queue, store = wiring.job_queue(settings), wiring.object_store(settings)
+    current = wiring.model_store(settings, store).latest_run_id()
     return Status(queue.depth(), queue.depth(dead_letters=True), current,
                   **job_figures(engine_for(settings), datetime.now(UTC)),
                   split_jobs=split_progress(store, settings.bucket, settings.prefixes))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from arq_batch import wiring
 from arq_batch.cli.batch import MODEL_HELP
 from arq_batch.cli.common import Commands, Result, add_command
 from arq_batch.kernel.errors import ConfigError
@@ -37,12 +38,10 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> Result:
     """Load the model once, then serve it until stopped."""
-    from arq_batch.aws.s3 import S3Store
-    from arq_batch.models.store import ModelStore, open_model
+    from arq_batch.models.store import open_model
     from arq_batch.serving.app import serve  # the web stack is the endpoint's alone
 
-    store = S3Store.of(settings)
-    model = open_model(ModelStore(store, settings), args.model)
+    model = open_model(wiring.model_store(settings), args.model)
     host, port = args.host or settings.serve.host, args.port or settings.serve.port
     serve(model, settings.serve, host, port)
     return {"stopped": True, "run_id": model.card.run_id}, "endpoint stopped"

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from arq_batch import wiring
 from arq_batch.cli.common import Commands, Result, add_command
 from arq_batch.kernel.errors import ConfigError, ModelError
 from arq_batch.kernel.settings import Settings
@@ -87,7 +88,6 @@ def _search_options(train: argparse.ArgumentParser) -> None:
 def cmd_train(args: argparse.Namespace, settings: Settings) -> Result:
     """Run the training pipeline."""
     from arq_batch.aws.clients import caller
-    from arq_batch.aws.s3 import S3Store
     from arq_batch.worker import lean
 
     # Streaming training frees and reallocates big buffers batch after batch, as the
@@ -104,7 +104,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> Result:
         raise ConfigError(f"--report {args.report}: its folder does not exist")
     if args.predictor_type != "auto":
         options.checked(args.predictor_type)  # refuse a misfit before reading any data
-    store = S3Store.of(settings)
+    store = wiring.object_store(settings)
     request = TrainRequest(args.data, args.target, args.predictor_type, args.test_size,
                            args.seed, options, args.promote, args.report,
                            caller(getpass.getuser()))
@@ -136,9 +136,8 @@ def search_options(args: argparse.Namespace) -> SearchOptions:
 
 def _current(store: Any, settings: Settings) -> Any:
     """The model latest.json points to, verified, or None before the first one."""
-    from arq_batch.models.store import ModelStore
 
-    registry = ModelStore(store, settings)
+    registry = wiring.model_store(settings, store)
     try:
         return registry.get() if registry.latest_run_id() else None
     except ModelError as exc:  # a broken current model must not block a good new one

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from arq_batch import wiring
 from arq_batch.cli.common import Commands, Result, add_command
 from arq_batch.kernel.errors import ArqError, ConfigError, PoisonMessage
 from arq_batch.kernel.settings import Settings
@@ -90,8 +91,8 @@ def _load(path: str) -> Any:
 
 
 def _transforms(settings: Settings) -> Transforms:
-    from arq_batch.aws.s3 import S3Store
-    from arq_batch.aws.sqs import SqsQueue
     from arq_batch.feeders.transforms import Transforms
 
-    return Transforms(S3Store.of(settings), SqsQueue(settings.queue), settings)
+    store = wiring.object_store(settings)
+    return Transforms(store, wiring.job_queue(settings), wiring.model_store(settings, store),
+                      settings)

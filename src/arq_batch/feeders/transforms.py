@@ -58,8 +58,9 @@ class Progress:
 class Transforms:
     """Submits and describes transform jobs against the bucket and the queue."""
 
-    def __init__(self, store: ObjectStore, queue: Queue, settings: Settings) -> None:
-        self._store, self._queue, self._settings = store, queue, settings
+    def __init__(self, store: ObjectStore, queue: Queue, models: ModelStore,
+                 settings: Settings) -> None:
+        self._store, self._queue, self._models, self._settings = store, queue, models, settings
         self._buckets = settings.buckets
         self._read: dict[str, dict[str, Any]] = {}
 
@@ -140,9 +141,8 @@ class Transforms:
                 yield S3Uri(request.source.bucket, key), relative_key(request.source, key)
 
     def _model(self, name: str) -> S3Uri:
-        models = ModelStore(self._store, self._settings)
         if name == "latest":
-            return models.latest_uri()
+            return self._models.latest_uri()
         uri = (model_folder(S3Uri.parse(name)) if name.startswith("s3://")
                else layout.run_uri(self._settings.bucket, self._settings.prefixes, name))
         if not exists(self._store, uri.child(layout.CARD_FILE)):

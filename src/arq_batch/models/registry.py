@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
 from arq_batch.kernel import layout
-from arq_batch.kernel.errors import MissingObject, ModelError
+from arq_batch.kernel.errors import MissingObject, ModelError, PermanentError
 from arq_batch.kernel.layout import CARD_FILE
 from arq_batch.kernel.ports import ObjectStore
 from arq_batch.kernel.settings import Settings
@@ -45,15 +45,22 @@ class Promotion:
             raise ModelError(f"not a promotion record: {exc}") from exc
 
 
-def current_run(store: ObjectStore, settings: Settings) -> str | None:
-    """The run ``latest.json`` points to, or None before the first promotion."""
+def latest(store: ObjectStore, settings: Settings) -> tuple[str, S3Uri] | None:
+    """``latest.json`` read (the one reader of it): the run id and its folder, or None
+    before the first promotion; ModelError if it is not a model pointer."""
     try:
         pointer = json.loads(store.get_bytes(_latest(settings)))
-        return str(pointer["run_id"])
+        return str(pointer["run_id"]), S3Uri.parse(pointer["uri"])
     except MissingObject:
         return None
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, PermanentError) as exc:
         raise ModelError(f"{_latest(settings)} is not a valid model pointer: {exc}") from exc
+
+
+def current_run(store: ObjectStore, settings: Settings) -> str | None:
+    """The run ``latest.json`` points to, or None before the first promotion."""
+    found = latest(store, settings)
+    return found[0] if found else None
 
 
 def cards(store: ObjectStore, settings: Settings) -> list[ModelCard]:

@@ -3,7 +3,6 @@ caches each verified model by URI and ETag."""
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable
@@ -11,11 +10,12 @@ from pathlib import Path
 
 from arq_batch.engine.messages import model_folder
 from arq_batch.kernel import layout
-from arq_batch.kernel.errors import MissingObject, ModelError, PermanentError
+from arq_batch.kernel.errors import MissingObject, ModelError
 from arq_batch.kernel.layout import CARD_FILE, MODEL_FILE, SCORER_FILE
 from arq_batch.kernel.ports import ObjectStore
 from arq_batch.kernel.settings import Settings
 from arq_batch.kernel.uris import S3Uri, is_s3
+from arq_batch.models import registry
 from arq_batch.models.artifacts import Model, ModelCard, load_model
 
 
@@ -57,15 +57,11 @@ class ModelStore:
         now = self._clock()
         if self._latest and now - self._latest[0] < self._ttl:
             return self._latest[1]
-        pointer = layout.latest_uri(self._settings.bucket, self._settings.prefixes)
-        try:
-            uri = S3Uri.parse(json.loads(self._store.get_bytes(pointer))["uri"])
-        except MissingObject as exc:
-            raise ModelError(f"no trained model: {pointer} is missing (run 'arq-batch train')") \
-                from exc
-        except (ValueError, KeyError, TypeError, PermanentError) as exc:
-            raise ModelError(f"{pointer} is not a valid model pointer: {exc}") from exc
-        self._latest = (now, self._check_prefix(uri))
+        found = registry.latest(self._store, self._settings)
+        if found is None:
+            pointer = layout.latest_uri(self._settings.bucket, self._settings.prefixes)
+            raise ModelError(f"no trained model: {pointer} is missing (run 'arq-batch train')")
+        self._latest = (now, self._check_prefix(found[1]))
         return self._latest[1]
 
     def _etag(self, uri: S3Uri) -> str:

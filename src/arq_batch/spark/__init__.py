@@ -19,14 +19,13 @@ from typing import Any
 
 import pyarrow as pa
 
-from arq_batch.aws.s3 import S3Store
+from arq_batch import wiring
 from arq_batch.engine.messages import model_folder
 from arq_batch.engine.predictions import as_text
 from arq_batch.engine.scoring import score as score_batch
 from arq_batch.kernel.settings import Settings, load_settings
 from arq_batch.kernel.uris import S3Uri
 from arq_batch.models.artifacts import Model
-from arq_batch.models.store import ModelStore
 
 _MODELS: dict[S3Uri, Model] = {}  # per Python worker process: fetched once, then kept
 
@@ -59,11 +58,11 @@ def score(df: Any, model_uri: str | None = None, settings: Settings | None = Non
 def model_at(folder: S3Uri, settings: Settings) -> Model:
     """The verified model of one run folder, fetched once per process."""
     if folder not in _MODELS:
-        _MODELS[folder] = ModelStore(S3Store.of(settings), settings).get(folder)
+        _MODELS[folder] = wiring.model_store(settings).get(folder)
     return _MODELS[folder]
 
 
 def _resolve(model_uri: str | None, settings: Settings) -> S3Uri:
     if model_uri:
         return model_folder(S3Uri.parse(model_uri))
-    return ModelStore(S3Store.of(settings), settings).latest_uri()
+    return wiring.model_store(settings).latest_uri()

@@ -8,12 +8,10 @@ import signal
 import sys
 from types import FrameType
 
-from arq_batch.aws.s3 import S3Store
-from arq_batch.aws.sqs import SqsQueue
+from arq_batch import wiring
 from arq_batch.kernel.errors import EXIT_OK
 from arq_batch.kernel.logs import setup_logging
 from arq_batch.kernel.settings import Settings, load_settings
-from arq_batch.models.store import ModelStore
 from arq_batch.worker.loop import Worker
 from arq_batch.worker.runner import JobRunner
 
@@ -23,11 +21,10 @@ EXIT_SECOND_SIGNAL = 130
 
 def build_worker(settings: Settings, concurrency: int, once: bool) -> Worker:
     """Adapters, registry and runner for one worker process."""
-    store = S3Store.of(settings, settings.worker.part_size_mb * 1024 * 1024,
-                       upload_threads=max(4, concurrency * 2))
-    queue = SqsQueue(settings.queue, settings.dlq_name)
+    store = wiring.object_store(settings, for_jobs=True, upload_threads=max(4, concurrency * 2))
+    queue = wiring.job_queue(settings)
     store.head_bucket(settings.bucket)
-    runner = JobRunner(store, ModelStore(store, settings), settings, queue)
+    runner = JobRunner(store, wiring.model_store(settings, store), settings, queue)
     return Worker(queue, store, runner, settings, concurrency, once)
 
 
