@@ -9,7 +9,7 @@ from moto import mock_aws
 
 from arq_batch.aws.s3 import S3Store
 from arq_batch.aws.sqs import SqsQueue
-from arq_batch.engine.ledger import RETRY
+from arq_batch.kernel.outcomes import Outcome
 from arq_batch.models.store import ModelStore
 from arq_batch.worker.loop import Worker
 from arq_batch.worker.runner import JobRunner
@@ -33,7 +33,7 @@ def test_a_message_whose_error_report_cannot_be_written_is_kept_for_later(settin
     # When the worker runs the queue dry
     worker.run()
     # Then it did not crash, and the message was neither lost nor dead-lettered
-    assert worker.outcomes[RETRY] >= 1
+    assert worker.outcomes[Outcome.RETRY] >= 1
     attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     assert int(attrs["ApproximateNumberOfMessages"]) + int(
         attrs["ApproximateNumberOfMessagesNotVisible"]) == 1  # waiting to be redelivered

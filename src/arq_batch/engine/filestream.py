@@ -11,7 +11,7 @@ import pyarrow as pa
 from arq_batch.engine.scoring import LinearScorer, ModelInputs, ScoredBatch, prediction_columns
 from arq_batch.engine.shaping import Shape
 from arq_batch.engine.values import InvalidValues
-from arq_batch.formats import BatchWriter, FileFormat, open_writer, read_batches
+from arq_batch.formats import BatchWriter, FileFormat, Kind, open_writer, read_batches
 from arq_batch.formats.compression import CompressingWriter
 from arq_batch.formats.csv import is_headerless
 from arq_batch.formats.jsonl import Wanted
@@ -108,7 +108,7 @@ def _close(writer: BatchWriter | None, rows: int, source: Source) -> None:
 def _checked(shape: Shape | None, fmt: FileFormat, scorer: LinearScorer) -> Shape:
     """The job's shape (by default: the input's format, every column), if it can run."""
     shape = shape or Shape(fmt, fmt, scorer.features, scorer.classes)
-    if shape.source.kind == "recordio":
+    if shape.source.kind == Kind.RECORDIO:
         from arq_batch.formats import recordio  # protobuf: only for RecordIO jobs
 
         recordio.require_numbers(scorer.categorical)

@@ -10,12 +10,6 @@ import json
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-DONE, SKIPPED, RETRY, DEAD, RELEASED = "done", "skipped", "retry", "dead", "released"
-# A split job's plan (job id ``<id>#plan``) and each of its parts (``<id>#part-00003``)
-# settle as these; the job itself is ``done`` when its output is assembled.
-SPLIT, PART = "split", "part"
-OUTCOMES = (DONE, SKIPPED, RETRY, DEAD, RELEASED, SPLIT, PART)
-
 # (name, Athena/Glue type); DuckDB reads the same names with the types in DUCKDB_TYPES.
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("job_id", "string"), ("message_id", "string"), ("receive_count", "int"),

@@ -13,18 +13,19 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from arq_batch.engine import jsonpath
-from arq_batch.formats import FileFormat
+from arq_batch.formats import FileFormat, Kind
 
 # Media types (SageMaker's names first) and the format each one means.
 MEDIA_KINDS = {
-    "text/csv": "csv", "text/x-csv": "csv",
-    "application/jsonlines": "jsonl", "application/x-jsonlines": "jsonl",
-    "application/jsonl": "jsonl", "application/json": "jsonl",
-    "application/x-parquet": "parquet", "application/vnd.apache.parquet": "parquet",
-    "application/x-recordio-protobuf": "recordio",
+    "text/csv": Kind.CSV, "text/x-csv": Kind.CSV,
+    "application/jsonlines": Kind.JSONL, "application/x-jsonlines": Kind.JSONL,
+    "application/jsonl": Kind.JSONL, "application/json": Kind.JSONL,
+    "application/x-parquet": Kind.PARQUET, "application/vnd.apache.parquet": Kind.PARQUET,
+    "application/x-recordio-protobuf": Kind.RECORDIO,
 }
-KIND_MEDIA = {"csv": "text/csv", "jsonl": "application/jsonlines",
-              "parquet": "application/x-parquet", "recordio": "application/x-recordio-protobuf"}
+KIND_MEDIA = {Kind.CSV: "text/csv", Kind.JSONL: "application/jsonlines",
+              Kind.PARQUET: "application/x-parquet",
+              Kind.RECORDIO: "application/x-recordio-protobuf"}
 JOIN_SOURCES = ("Input", "None")
 COMPRESSIONS = {"Gzip": "gzip", "Zstd": "zstd", "None": ""}
 
@@ -60,7 +61,7 @@ class JobOptions:
         kind = MEDIA_KINDS[_media(self.accept)] if self.accept else source.kind
         compression = COMPRESSIONS[self.compression] if self.compression else source.compression
         # Parquet compresses inside the file; a gzip around it would only cost time.
-        return FileFormat(kind, "" if kind == "parquet" else compression)
+        return FileFormat(kind, "" if kind == Kind.PARQUET else compression)
 
     def effective(self, by_name: FileFormat) -> dict[str, object]:
         """What decides the output's bytes, defaults resolved: two requests with equal

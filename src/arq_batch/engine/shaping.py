@@ -21,7 +21,7 @@ from arq_batch.engine.jsonpath import Selector
 from arq_batch.engine.options import JobOptions
 from arq_batch.engine.scoring import PREDICTION_COLUMNS
 from arq_batch.engine.values import NULL_TOKENS
-from arq_batch.formats import FileFormat
+from arq_batch.formats import FileFormat, Kind
 from arq_batch.formats.csv import is_headerless
 from arq_batch.formats.jsonl import RAW
 from arq_batch.formats.jsonl_objects import objects_table
@@ -51,7 +51,7 @@ class Shape:
         """The Shape of a job with these options reading ``source`` (detected by name)."""
         source = options.input_format(source)
         keep, pick = options.selectors()
-        if source.kind == "jsonl" and keep and keep.positions:
+        if source.kind == Kind.JSONL and keep and keep.positions:
             raise DataError(f"input_filter {keep.text} selects by position; JSON Lines "
                             "inputs select fields by name ($.name or $['a','b'])")
         return cls(source, options.output_format(source), order, classes, keep, pick,
@@ -60,7 +60,7 @@ class Shape:
     @property
     def raw_json(self) -> bool:
         """JSON Lines in and out, joined, unfiltered: lines pass through as bytes."""
-        return (self.source.kind == self.target.kind == "jsonl" and self.joined
+        return (self.source.kind == self.target.kind == Kind.JSONL and self.joined
                 and self.output_filter is None)
 
     @property
@@ -92,7 +92,7 @@ class Shape:
             return _appended(batch, predictions)
         if self.joined and RAW in batch.schema.names:
             batch = objects_table(batch.column(RAW))
-        elif self.joined and self.source.kind == "csv" and self.target.kind != "csv":
+        elif self.joined and self.source.kind == Kind.CSV and self.target.kind != Kind.CSV:
             batch = self._typed(batch)
         out = _appended(batch, predictions) if self.joined else _appended(None, predictions)
         if self.output_filter is None:

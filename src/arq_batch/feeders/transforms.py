@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from arq_batch.engine import ledger
 from arq_batch.engine.messages import Job, check_request, model_folder
 from arq_batch.engine.transform_requests import TransformRequest, parse_manifest, relative_key
 from arq_batch.kernel import layout
 from arq_batch.kernel.errors import ConfigError, MissingObject, PermanentError
+from arq_batch.kernel.outcomes import Outcome
 from arq_batch.kernel.ports import ObjectStore, Queue, exists
 from arq_batch.kernel.settings import Settings
 from arq_batch.kernel.uris import S3Uri
@@ -94,8 +94,8 @@ class Transforms:
         except MissingObject:
             raise ConfigError(f"no transform job named {name!r}") from None
         settled = self._settled(name, date.fromisoformat(record["created_at"][:10]))
-        done = [s for s in settled.values() if s["outcome"] in (ledger.DONE, ledger.SKIPPED)]
-        dead = [s for s in settled.values() if s["outcome"] == ledger.DEAD]
+        done = [s for s in settled.values() if s["outcome"] in (Outcome.DONE, Outcome.SKIPPED)]
+        dead = [s for s in settled.values() if s["outcome"] == Outcome.DEAD]
         total = len(record["jobs"])
         status = ("InProgress" if len(done) + len(dead) < total
                   else "Failed" if dead else "Completed")
@@ -107,11 +107,11 @@ class Transforms:
         """Each job's final ledger record (done or skipped before dead; retries ignored)."""
         final: dict[str, dict[str, Any]] = {}
         for record in self._ledger(name, since):
-            if record["outcome"] not in (ledger.DONE, ledger.SKIPPED, ledger.DEAD):
+            if record["outcome"] not in (Outcome.DONE, Outcome.SKIPPED, Outcome.DEAD):
                 continue
             seen = final.get(record["job_id"])
-            if seen is None or seen["outcome"] == ledger.DEAD or (
-                    record["outcome"] == ledger.DONE and seen["outcome"] == ledger.SKIPPED):
+            if seen is None or seen["outcome"] == Outcome.DEAD or (
+                    record["outcome"] == Outcome.DONE and seen["outcome"] == Outcome.SKIPPED):
                 final[record["job_id"]] = record
         return final
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, BinaryIO, Protocol
 
 import pyarrow as pa
@@ -23,8 +24,19 @@ from arq_batch.formats.sink import sink_for
 from arq_batch.kernel.errors import ArqError, DataError
 from arq_batch.kernel.ports import ObjectWriter
 
-_KINDS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl",
-          ".ndjson": "jsonl", ".json": "jsonl", ".recordio": "recordio", ".pbr": "recordio"}
+
+class Kind(StrEnum):
+    """A file format: the name it has in options, output suffixes and messages."""
+
+    CSV = "csv"
+    JSONL = "jsonl"
+    PARQUET = "parquet"
+    RECORDIO = "recordio"
+
+
+_KINDS = {".csv": Kind.CSV, ".parquet": Kind.PARQUET, ".pq": Kind.PARQUET,
+          ".jsonl": Kind.JSONL, ".ndjson": Kind.JSONL, ".json": Kind.JSONL,
+          ".recordio": Kind.RECORDIO, ".pbr": Kind.RECORDIO}
 _COMPRESSIONS = {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd"}
 
 
@@ -32,7 +44,7 @@ _COMPRESSIONS = {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd"}
 class FileFormat:
     """How a file is encoded; the output of a job uses the same format as its input."""
 
-    kind: str  # "csv" | "parquet" | "jsonl" | "recordio"
+    kind: Kind
     compression: str = ""  # "" | "gzip" | "zstd"
 
     @property
@@ -50,7 +62,7 @@ def detect(name: str) -> FileFormat:
     if compression:
         stem = stem[: -len(last)]
     suffix = stem[stem.rfind("."):] if "." in stem else ""
-    return FileFormat(_KINDS.get(suffix, "csv"), compression)
+    return FileFormat(_KINDS.get(suffix, Kind.CSV), compression)
 
 
 def renamed(name: str, old: FileFormat, new: FileFormat) -> str:
@@ -86,7 +98,7 @@ def read_batches(
     without names: ``features`` (model.json's order) names them. ``row_groups`` limits a
     Parquet read to a range of its row groups (a split job's part)."""
     try:
-        if fmt.kind == "parquet":
+        if fmt.kind == Kind.PARQUET:
             if fmt.compression:
                 raise DataError(f"{fmt.compression}-wrapped Parquet is not supported; "
                                 "Parquet compresses itself")
@@ -95,9 +107,9 @@ def read_batches(
         source: Any = pa.PythonFile(open_stream(), mode="r")
         if fmt.compression:
             source = pa.CompressedInputStream(source, fmt.compression)
-        if fmt.kind == "csv":
+        if fmt.kind == Kind.CSV:
             yield from csv.read(source)
-        elif fmt.kind == "recordio":
+        elif fmt.kind == Kind.RECORDIO:
             from arq_batch.formats import recordio  # protobuf: only for RecordIO jobs
 
             yield from recordio.read(source, features, batch_rows)
@@ -125,12 +137,12 @@ def open_writer(fmt: FileFormat, target: ObjectWriter, schema: pa.Schema,
     format's. RecordIO gives a classifier's label as its index in ``classes``; a CSV
     writes a header row unless ``header`` is False (its input had none)."""
     sink = sink_for(target)
-    if fmt.kind == "recordio":
+    if fmt.kind == Kind.RECORDIO:
         from arq_batch.formats import recordio
 
         return recordio.Writer(sink, classes)
-    if fmt.kind == "parquet":
+    if fmt.kind == Kind.PARQUET:
         return parquet.Writer(sink, schema)
-    if fmt.kind == "jsonl":
+    if fmt.kind == Kind.JSONL:
         return jsonl_writer.Writer(sink)
     return csv.Writer(sink, schema, header)

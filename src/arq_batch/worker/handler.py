@@ -18,11 +18,12 @@ from typing import Any
 
 from arq_batch.aws.faults import classify
 from arq_batch.engine import messages
-from arq_batch.engine.ledger import DEAD, DONE, PART, RELEASED, RETRY, SKIPPED, LedgerRecord
+from arq_batch.engine.ledger import LedgerRecord
 from arq_batch.engine.messages import Job
 from arq_batch.engine.split_plan import part_id
 from arq_batch.kernel import layout
 from arq_batch.kernel.errors import ArqError, Cancelled, PermanentError
+from arq_batch.kernel.outcomes import Outcome
 from arq_batch.kernel.ports import ObjectStore, Queue, QueueMessage
 from arq_batch.kernel.settings import Settings
 from arq_batch.monitoring.checks import Findings
@@ -96,8 +97,8 @@ class MessageHandler:
         except Exception:
             logger.exception("could not settle message %s; it will be redelivered",
                              message.message_id, extra={"event": "settle_error",
-                                                        "outcome": RETRY})
-            return RETRY
+                                                        "outcome": Outcome.RETRY})
+            return Outcome.RETRY
 
     def _handle(self, message: QueueMessage) -> str:
         try:
@@ -105,12 +106,13 @@ class MessageHandler:
         except PermanentError as exc:
             return self._dead_letter(Attempt(message, None), exc)
         if not jobs:
-            logger.info("test event acknowledged", extra={"event": "test_event", "outcome": DONE})
+            logger.info("test event acknowledged",
+                        extra={"event": "test_event", "outcome": Outcome.DONE})
         for job in self._own_writes_dropped(jobs):
             outcome = self._run_job(Attempt(message, job))
-            if outcome != DONE:
+            if outcome != Outcome.DONE:
                 return outcome
-        return DONE
+        return Outcome.DONE
 
     def _own_writes_dropped(self, jobs: tuple[Job, ...]) -> list[Job]:
         """Events for keys we wrote ourselves (a notification broader than the input prefix)
@@ -131,10 +133,10 @@ class MessageHandler:
         try:
             result = self._runner.run(attempt.job, self._cancelled, sent)
         except Cancelled as exc:
-            self._record(attempt, attempt.record(RELEASED, error=exc))
+            self._record(attempt, attempt.record(Outcome.RELEASED, error=exc))
             self._heartbeat.hand_over([attempt.message])
             self._queue.set_visibility([attempt.message], 0)
-            return RELEASED
+            return Outcome.RELEASED
         except Exception as exc:
             error = classify(exc)
             final = attempt.message.receive_count >= self._settings.queue_settings.max_receive_count
@@ -142,24 +144,24 @@ class MessageHandler:
                 return self._dead_letter(attempt, error)
             return self._retry(attempt, error)
         # Plans and parts always settle as such; "skipped" is a whole job found done.
-        outcome = SKIPPED if result.skipped and result.kind == DONE else result.kind
+        outcome = Outcome.SKIPPED if result.skipped and result.kind == Outcome.DONE else result.kind
         self._record(attempt, attempt.record(outcome, result), output_bytes=result.output_bytes,
                      findings=result.monitoring)
         if result.assembled is not None:  # this part was the last: the split job is done
             whole = result.assembled
-            self._record(attempt, attempt.record(DONE, whole), output_bytes=whole.output_bytes,
-                         findings=whole.monitoring)
-        return DONE
+            self._record(attempt, attempt.record(Outcome.DONE, whole),
+                         output_bytes=whole.output_bytes, findings=whole.monitoring)
+        return Outcome.DONE
 
     def _retry(self, attempt: Attempt, error: ArqError) -> str:
         q = self._settings.queue_settings
         delay = backoff_seconds(attempt.message.receive_count, q.backoff_base_seconds,
                                 q.backoff_max_seconds)
-        self._record(attempt, attempt.record(RETRY, error=error), logging.WARNING,
+        self._record(attempt, attempt.record(Outcome.RETRY, error=error), logging.WARNING,
                      retry_in=delay)
         self._heartbeat.hand_over([attempt.message])
         self._queue.set_visibility([attempt.message], delay)
-        return RETRY
+        return Outcome.RETRY
 
     def _dead_letter(self, attempt: Attempt, error: ArqError) -> str:
         message, job, body = attempt.message, attempt.job, None
@@ -169,16 +171,16 @@ class MessageHandler:
             if not self._runner.abandon(job):  # another part failed it and reported first
                 self._heartbeat.hand_over([message])
                 self._queue.delete([message])
-                record = replace(attempt.record(PART, error=error),
+                record = replace(attempt.record(Outcome.PART, error=error),
                                  job_id=part_id(job.job_id, job.part))
                 self._record(attempt, record, logging.WARNING)
-                return DEAD
+                return Outcome.DEAD
         report = reports.write_report(self._store, self._settings, message, job, error)
         self._heartbeat.hand_over([message])
         self._queue.dead_letter(message, reports.describe(error), body)
-        self._record(attempt, attempt.record(DEAD, error=error), logging.ERROR,
+        self._record(attempt, attempt.record(Outcome.DEAD, error=error), logging.ERROR,
                      report=str(report))
-        return DEAD
+        return Outcome.DEAD
 
     def _record(self, attempt: Attempt, record: LedgerRecord, level: int = logging.INFO,
                 output_bytes: int = 0, findings: Findings | None = None,

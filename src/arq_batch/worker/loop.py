@@ -13,8 +13,8 @@ from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
-from arq_batch.engine.ledger import DONE, RELEASED
 from arq_batch.kernel.errors import ArqError
+from arq_batch.kernel.outcomes import Outcome
 from arq_batch.kernel.ports import ObjectStore, Queue, QueueMessage
 from arq_batch.kernel.settings import Settings
 from arq_batch.worker.handler import MessageHandler
@@ -147,7 +147,7 @@ class Worker:
         for future, message in self._take_finished():
             outcome = future.result()
             self.outcomes[outcome] += 1
-            if outcome == DONE:
+            if outcome == Outcome.DONE:
                 if not self._to_delete:
                     self._delete_due = time.monotonic() + self._delete_delay
                 self._to_delete.append(message)
@@ -173,7 +173,7 @@ class Worker:
         if stuck:
             self._heartbeat.hand_over(stuck)
             self._queue.set_visibility(stuck, 0)
-            self.outcomes[RELEASED] += len(stuck)
+            self.outcomes[Outcome.RELEASED] += len(stuck)
         self._heartbeat.stop()
         self._pool.shutdown(wait=False, cancel_futures=True)
         # Pending ledger records get what is left of the grace period (at least a second):

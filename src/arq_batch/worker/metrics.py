@@ -11,7 +11,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from arq_batch.engine.ledger import DONE, LedgerRecord
+from arq_batch.engine.ledger import LedgerRecord
+from arq_batch.kernel.outcomes import Outcome
 from arq_batch.monitoring.checks import Findings
 
 # Job seconds from a tiny file to a 1 GB one.
@@ -61,7 +62,7 @@ class WorkerMetrics:
                 self.violating_jobs.inc()
         self.jobs.labels(record.outcome).inc()
         self.job_seconds.labels(record.outcome).observe(record.seconds)
-        if record.outcome == DONE:
+        if record.outcome == Outcome.DONE:
             self.rows.inc(record.rows or 0)
             self.bytes_in.inc(record.input_size or 0)
             self.bytes_out.inc(output_bytes)
@@ -75,7 +76,7 @@ def emf_fields(record: LedgerRecord, namespace: str, output_bytes: int = 0,
     ``feature_distance.<feature>`` per feature: a log line holds one value per name, so
     the feature rides in the metric's name rather than in a dimension."""
     values: dict[str, tuple[float, str]] = {"seconds": (record.seconds, "Seconds")}
-    if record.outcome == DONE:
+    if record.outcome == Outcome.DONE:
         values |= {"rows": (record.rows or 0, "Count"),
                    "input_bytes": (record.input_size or 0, "Bytes"),
                    "output_bytes": (output_bytes, "Bytes")}

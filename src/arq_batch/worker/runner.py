@@ -10,15 +10,15 @@ from typing import BinaryIO, cast
 from urllib.parse import unquote
 
 from arq_batch.engine.filestream import Source, Tap, transform
-from arq_batch.engine.ledger import DONE, PART, SPLIT
 from arq_batch.engine.messages import Job
 from arq_batch.engine.predictions import PredictionsTap
 from arq_batch.engine.shaping import Shape
 from arq_batch.engine.split_plan import part_id
-from arq_batch.formats import detect, renamed
+from arq_batch.formats import Kind, detect, renamed
 from arq_batch.kernel import layout
 from arq_batch.kernel.errors import MissingObject, OutputNotAllowed
 from arq_batch.kernel.layout import INPUT_META, RUN_ID_META
+from arq_batch.kernel.outcomes import Outcome
 from arq_batch.kernel.ports import ObjectInfo, ObjectStore, ObjectWriter, Queue
 from arq_batch.kernel.settings import Settings
 from arq_batch.kernel.uris import S3Uri
@@ -43,16 +43,16 @@ class JobResult:
     input_etag: str = ""
     input_size: int = 0
     output_bytes: int = 0
-    kind: str = DONE  # or SPLIT (planned into parts), PART (one part scored)
+    kind: Outcome = Outcome.DONE  # or SPLIT (planned into parts), PART (one part scored)
     assembled: JobResult | None = None  # the whole job, when this part assembled it
     monitoring: Findings | None = None  # the checks against the model's baseline
 
     @property
     def ledger_id(self) -> str:
         """The job id in the ledger: a plan and each part get their own beside the job's."""
-        if self.kind == PART:
+        if self.kind == Outcome.PART:
             return part_id(self.job.job_id, self.job.part or 0)
-        return f"{self.job.job_id}#plan" if self.kind == SPLIT else self.job.job_id
+        return f"{self.job.job_id}#plan" if self.kind == Outcome.SPLIT else self.job.job_id
 
 
 class JobRunner:
@@ -82,7 +82,7 @@ class JobRunner:
         fmt = shape.source
         # Parquet is read by ranges and needs a HEAD for its size; the others stream from
         # one GET, whose headers give the ETag: one request less per small job.
-        info, stream = ((self._store.head(job.input), None) if fmt.kind == "parquet"
+        info, stream = ((self._store.head(job.input), None) if fmt.kind == Kind.PARQUET
                         else self._store.open_object(job.input))
         done = _Done(job, output, model.card.run_id, info, started)
         try:
@@ -92,7 +92,7 @@ class JobRunner:
             splitter = self._parts.splitter
             if splitter.wanted(job, shape, info.size) and splitter.plan(
                     job, shape, info, model, output, enqueued_at or datetime.now(UTC)):
-                return replace(done.result(0), kind=SPLIT)
+                return replace(done.result(0), kind=Outcome.SPLIT)
             source = Source(fmt, lambda: cast(BinaryIO, stream),
                             lambda: self._store.open_seekable(job.input, info.size, info.etag))
             target = _Counted(self._store.open_writer(output, metadata))
@@ -112,7 +112,7 @@ class JobRunner:
         keys = self._parts.splitter.keys(job)
         assert job.part is not None
         result = JobResult(job, keys.output(job.part), outcome.rows, model.card.run_id,
-                           time.monotonic() - started, outcome.skipped, kind=PART)
+                           time.monotonic() - started, outcome.skipped, kind=Outcome.PART)
         if outcome.total_rows is None:
             return result
         whole = replace(job, part=None)

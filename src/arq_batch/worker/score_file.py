@@ -12,7 +12,7 @@ from typing import BinaryIO, cast
 from arq_batch.engine.filestream import Source, Tap, transform
 from arq_batch.engine.options import JobOptions
 from arq_batch.engine.shaping import Shape
-from arq_batch.formats import detect
+from arq_batch.formats import Kind, detect
 from arq_batch.kernel.errors import MissingObject
 from arq_batch.kernel.layout import RUN_ID_META
 from arq_batch.kernel.ports import ObjectStore, ObjectWriter
@@ -97,7 +97,7 @@ def score_file(source: str, destination: str, model: Model, store: ObjectStore,
         return cast(BinaryIO, _Counting(open_stream(), read))
 
     def report(rows: int) -> None:
-        progress(rows, min(1.0, read[0] / size) if size and fmt.kind != "parquet" else None)
+        progress(rows, min(1.0, read[0] / size) if size and fmt.kind != Kind.PARQUET else None)
 
     target: ObjectWriter = (
         store.open_writer(S3Uri.parse(destination), {RUN_ID_META: model.card.run_id})

@@ -22,7 +22,7 @@ import pyarrow as pa
 from arq_batch.engine.messages import Job
 from arq_batch.engine.shaping import Shape
 from arq_batch.engine.split_plan import Plan, SplitKeys
-from arq_batch.formats import parquet
+from arq_batch.formats import Kind, parquet
 from arq_batch.formats.ranges import SplitUnsafe
 from arq_batch.formats.sink import sink_for
 from arq_batch.kernel.errors import DataError
@@ -136,7 +136,7 @@ class Parts:
         output = S3Uri.parse(plan.output)
         metadata = Job.from_dict(plan.job).output_metadata(plan.run_id, plan.input_etag)
         try:
-            if shape.target.kind == "parquet":
+            if shape.target.kind == Kind.PARQUET:
                 self._rewrite(output, metadata, plan, keys.output, sizes, None)
             else:
                 parts = [keys.output(p.index) for p in plan.parts]

@@ -26,7 +26,7 @@ from arq_batch.engine.predictions import PredictionsTap
 from arq_batch.engine.shaping import Shape
 from arq_batch.engine.split_plan import Part, Plan, SplitKeys
 from arq_batch.engine.values import InvalidValues
-from arq_batch.formats import csv, parquet
+from arq_batch.formats import Kind, csv, parquet
 from arq_batch.formats.ranges import LineRange
 from arq_batch.kernel import layout
 from arq_batch.kernel.errors import DataError, MissingObject, PermanentError
@@ -58,7 +58,7 @@ class Splitter:
 
         A CSV or JSON Lines input converted to another format is not: a conversion infers
         column types from the first rows it sees, and each part would see other rows."""
-        same = shape.source.kind == "parquet" or shape.target.kind == shape.source.kind
+        same = shape.source.kind == Kind.PARQUET or shape.target.kind == shape.source.kind
         return (self._queue is not None and 0 < self._limit(job) < size and same
                 and split_plan.splittable(shape.source))
 
@@ -92,12 +92,12 @@ class Splitter:
     def _new_plan(self, job: Job, shape: Shape, info: ObjectInfo, model: Model,
                   output: S3Uri, enqueued_at: datetime) -> Plan | None:
         limit, header = self._limit(job), ""
-        if shape.source.kind == "parquet":
+        if shape.source.kind == Kind.PARQUET:
             sizes, rows = parquet.row_groups(self._store.open_seekable(job.input, info.size))
             parts = split_plan.row_group_parts(sizes, rows, limit)
         else:
             parts = split_plan.byte_parts(info.size, limit)
-            header = self._header(job, info) if shape.source.kind == "csv" else ""
+            header = self._header(job, info) if shape.source.kind == Kind.CSV else ""
         if len(parts) < 2:
             return None
         pinned = job.model or layout.run_uri(self._settings.bucket, self._settings.prefixes,
@@ -150,7 +150,7 @@ class Splitter:
             raw = _Windows(self._store, job.input, plan.input_etag, start, plan.input_size,
                            part.end - start + TAIL)
             return cast(BinaryIO, LineRange(cast(BinaryIO, raw), part.start, part.end, prefix,
-                                            quotes=shape.source.kind == "csv"))
+                                            quotes=shape.source.kind == Kind.CSV))
         return Source(shape.source, lines, _no_stream, part.index)
 
     def _taps(self, job: Job, keys: SplitKeys, part: Part, model: Model) -> list[Tap]:
