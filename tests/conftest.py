@@ -73,7 +73,7 @@ def run(tmp_path: Path, name: str, body: bytes, scorer, shape=None) -> Path:
     from arq_batch.engine.filestream import Source, transform
     from arq_batch.formats import detect
     from arq_batch.kernel.settings import WorkerSettings
-    from arq_batch.worker import score_file as files
+    from arq_batch.stores import local as files
 
     source, target = tmp_path / name, tmp_path / f"out-{name}"
     source.write_bytes(body)

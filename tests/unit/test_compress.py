@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from arq_batch.formats.compression import CompressingWriter
-from arq_batch.worker import score_file as files
+from arq_batch.stores import local as files
 
 
 def chunks() -> list[bytes]:

@@ -194,7 +194,7 @@ def test_a_fault_of_monitorings_own_never_fails_the_job(species_model, baseline,
     from arq_batch.kernel.settings import WorkerSettings
     from arq_batch.monitoring import dataset
     from arq_batch.monitoring.tap import MonitorTap
-    from arq_batch.worker import score_file as files
+    from arq_batch.stores import local as files
 
     _, scorer, _ = species_model
 
@@ -228,7 +228,7 @@ def test_monitoring_sees_the_inputs_own_columns_in_every_format(
     from arq_batch.engine.filestream import Source, transform
     from arq_batch.kernel.settings import WorkerSettings
     from arq_batch.monitoring.tap import MonitorTap
-    from arq_batch.worker import score_file as files
+    from arq_batch.stores import local as files
 
     _, scorer, _ = species_model
     path, fmt = tmp_path / name, detect(name)

@@ -9,10 +9,9 @@ from typing import Any
 from arq_batch.aws import clients
 from arq_batch.aws.faults import aws_errors, classify
 from arq_batch.kernel.errors import ConfigError
-from arq_batch.kernel.ports import QueueMessage
+from arq_batch.kernel.ports import ERROR_ATTRIBUTE, QueueMessage
 
 logger = logging.getLogger(__name__)
-ERROR_ATTRIBUTE = "arq_error"
 _SQS_BATCH = 10
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from arq_batch.aws.sqs import ERROR_ATTRIBUTE, SqsQueue
+from arq_batch.kernel.ports import ERROR_ATTRIBUTE, DeadLetterQueue
 
 LIST_VISIBILITY = 30  # long enough to page through the DLQ without seeing a message twice
 
@@ -19,7 +19,7 @@ class DeadLetter:
     receive_count: int
 
 
-def list_dead_letters(queue: SqsQueue) -> list[DeadLetter]:
+def list_dead_letters(queue: DeadLetterQueue) -> list[DeadLetter]:
     """Every DLQ message with its error; they are made visible again afterwards."""
     seen = list(queue.drain_dlq(LIST_VISIBILITY))
     queue.release_dlq(seen)
@@ -27,7 +27,7 @@ def list_dead_letters(queue: SqsQueue) -> list[DeadLetter]:
                        m.body, m.receive_count) for m in seen]
 
 
-def redrive(queue: SqsQueue) -> int:
+def redrive(queue: DeadLetterQueue) -> int:
     """Move every DLQ message back to the main queue: send first, then delete.
 
     An interruption between the two leaves the message in both queues rather than in

@@ -73,6 +73,9 @@ class QueueMessage:
     sent_at: float = 0.0  # when it was first sent (epoch seconds); 0 if unknown
 
 
+ERROR_ATTRIBUTE = "arq_error"  # the message attribute a dead letter's reason travels in
+
+
 class Queue(Protocol):
     """The queue operations the worker needs."""
 
@@ -82,3 +85,12 @@ class Queue(Protocol):
     def send(self, body: str, attributes: Mapping[str, str] | None = None) -> str: ...
     def dead_letter(self, message: QueueMessage, error: str,
                     body: str | None = None) -> None: ...
+
+
+class DeadLetterQueue(Queue, Protocol):
+    """A queue with its dead-letter queue, as ``dlq list|redrive`` and ``status`` use it."""
+
+    def depth(self, dead_letters: bool = False) -> dict[str, int]: ...
+    def drain_dlq(self, visibility: int) -> Iterator[QueueMessage]: ...
+    def release_dlq(self, messages: list[QueueMessage]) -> None: ...
+    def delete_from_dlq(self, message: QueueMessage) -> None: ...

@@ -25,6 +25,7 @@ from arq_batch.models.artifacts import Model
 from arq_batch.monitoring.baseline import Baseline
 from arq_batch.monitoring.checks import Findings, check
 from arq_batch.monitoring.tap import STATISTICS, Folder, MonitorTap, StoreFolder, fail_on, publish
+from arq_batch.stores.local import LocalFolder
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,6 @@ class Monitoring:
         baseline = self._baseline(model)
         if baseline is None:
             return None
-        from arq_batch.worker.score_file import LocalFolder  # only score writes local files
 
         folder: Folder = LocalFolder(f"{destination}.monitoring")
         job_id = f"score-{destination}"

@@ -3,82 +3,22 @@
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Callable
 from functools import partial
-from pathlib import Path
 from typing import BinaryIO, cast
 
 from arq_batch.engine.filestream import Source, Tap, transform
 from arq_batch.engine.options import JobOptions
 from arq_batch.engine.shaping import Shape
 from arq_batch.formats import Kind, detect
-from arq_batch.kernel.errors import MissingObject
 from arq_batch.kernel.layout import RUN_ID_META
 from arq_batch.kernel.ports import ObjectStore, ObjectWriter
 from arq_batch.kernel.settings import Settings
 from arq_batch.kernel.uris import S3Uri, is_s3
 from arq_batch.models.artifacts import Model
-
-
-def open_file(path: str) -> BinaryIO:
-    """Open a local input; MissingObject if it is not there."""
-    try:
-        return open(path, "rb")
-    except FileNotFoundError as exc:
-        raise MissingObject(f"input not found: {path}") from exc
-
-
-def file_size(path: str) -> int:
-    """The input's size in bytes; MissingObject if it is not there."""
-    try:
-        return os.path.getsize(path)
-    except FileNotFoundError as exc:
-        raise MissingObject(f"input not found: {path}") from exc
-
-
-class LocalWriter:
-    """Writes beside the target and renames on close, so the file appears whole or not at all."""
-
-    def __init__(self, path: str) -> None:
-        self._path = Path(path)
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        self._partial = self._path.with_name(f".{self._path.name}.partial-{os.getpid()}")
-        self._file: BinaryIO | None = open(self._partial, "wb")  # noqa: SIM115
-
-    def write(self, data: bytes) -> int:
-        assert self._file is not None
-        return self._file.write(data)
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-            os.replace(self._partial, self._path)
-
-    def abort(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-        self._partial.unlink(missing_ok=True)
-
+from arq_batch.stores.local import LocalWriter, file_size, open_file
 
 Progress = Callable[[int, float | None], None]  # rows scored, fraction of input read
-
-
-class LocalFolder:
-    """Model Monitor files beside a local output (``score``), each written whole."""
-
-    def __init__(self, path: str) -> None:
-        self.path = Path(path)
-
-    def put(self, name: str, data: bytes) -> None:
-        writer = LocalWriter(str(self.path / name))
-        writer.write(data)
-        writer.close()
-
-    def delete(self, name: str) -> None:
-        (self.path / name).unlink(missing_ok=True)
 
 
 def score_file(source: str, destination: str, model: Model, store: ObjectStore,
