@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from functools import partial
 from pathlib import Path
 
@@ -12,10 +13,14 @@ import pytest
 from arq_batch.engine.values import NULL_TOKENS
 from arq_batch.kernel.settings import Settings, load_settings
 from arq_batch.models.artifacts import ModelCard
+from arq_batch.stores.memory import MemoryStore
+from arq_batch.stores.memory_queue import MemoryQueue
 from arq_batch.training import estimators
 from arq_batch.training.compiler import compile_pipeline
 from arq_batch.training.memory import clean
 from arq_batch.training.pickles import dump_pipeline
+
+from . import stories
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 PENGUINS = DATA / "penguins.csv"
@@ -23,11 +28,47 @@ SALARY = DATA / "salary.csv"
 
 
 @pytest.fixture
-def settings() -> Settings:
+def settings(tmp_path) -> Settings:
     """The default settings with a short long-poll, so tests never sit idle for 20 s."""
     base = load_settings({})
     return base.replace(queue_settings=dataclasses.replace(base.queue_settings,
-                                                           wait_time_seconds=1))
+                                                           wait_time_seconds=1),
+                        worker=dataclasses.replace(base.worker,
+                                                   heartbeat_file=str(tmp_path / "beat")))
+
+
+@pytest.fixture
+def bucket(settings) -> MemoryStore:
+    """The configured bucket, in memory (``arq_batch.stores.memory``): no server at all."""
+    return MemoryStore([settings.bucket])
+
+
+@pytest.fixture
+def queue(settings) -> MemoryQueue:
+    """The job queue and its dead-letter queue, in memory, with the configured policy."""
+    q = settings.queue_settings
+    return MemoryQueue(q.visibility_timeout, q.max_receive_count)
+
+
+@pytest.fixture
+def s3_event(queue, settings):
+    """``s3_event(key)``: S3's notification of an upload, enqueued as S3 would."""
+    def notify(*keys: str) -> str:
+        return queue.send(json.dumps(stories.s3_event(*keys, bucket=settings.bucket)))
+
+    return notify
+
+
+@pytest.fixture(scope="session")
+def species_fit():
+    """A fitted species classifier and its card (no AWS, no baseline)."""
+    return fit("species")
+
+
+@pytest.fixture
+def tiny_model(bucket, settings, species_fit) -> str:
+    """The species classifier published into ``bucket`` as ``train`` does; its run id."""
+    return stories.publish_model(bucket, settings, species_fit)
 
 
 def fit(target: str, predictor: str = "auto", path: Path = PENGUINS):

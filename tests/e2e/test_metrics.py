@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import urllib.request
 from collections.abc import Iterator
 
 import jsonschema
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from arq_batch.aws.emulator import free_port
 
 from ..faults.proxy import FaultProxy, Rule
+from ..stories import scrape
 from .helpers import BUCKET, exists, penguins_csv, provision_and_train, queue_depth
 
 # The structure AWS documents for Embedded Metric Format (the "_aws" member and the
@@ -52,18 +51,6 @@ def ledger_refused(aws, monkeypatch) -> Iterator[FaultProxy]:
     with FaultProxy(aws.url, [Rule(403, method="PUT", path=r"/data/jobs/")]) as proxy:
         monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
         yield proxy
-
-
-def scrape(port: int) -> dict[str, float]:
-    """``/metrics`` over HTTP, as Prometheus reads it: sample name{labels} -> value."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        text = response.read().decode()
-    samples = {}
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            labels = ",".join(f'{k}="{v}"' for k, v in sorted(s.labels.items()))
-            samples[f"{s.name}{{{labels}}}" if labels else s.name] = s.value
-    return samples
 
 
 def test_prometheus_shows_the_counts_of_a_known_run(s3, sqs, trained, ledger_refused,

@@ -18,9 +18,9 @@ import pytest
 from arq_batch.aws.emulator import free_port
 
 from .. import monitoring_schemas, training_data
+from ..stories import scrape
 from .conftest import cli
 from .helpers import BUCKET, exists, provision_and_train, queue_depth
-from .test_metrics import scrape
 
 ROWS = 5000
 # One numeric column scaled, one categorical collapsed, nulls in another, an unseen

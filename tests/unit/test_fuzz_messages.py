@@ -17,7 +17,7 @@ from arq_batch.kernel.errors import PermanentError
 from arq_batch.kernel.ports import QueueMessage
 from arq_batch.kernel.settings import Prefixes
 
-from .test_messages import BUCKETS, message, s3_event
+from ..stories import BUCKETS, message, s3_event
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)

@@ -9,7 +9,7 @@ import pytest
 from arq_batch.engine.messages import parse
 from arq_batch.kernel.errors import BucketNotAllowed, PoisonMessage
 
-from .test_messages import BUCKETS, message, s3_event
+from ..stories import BUCKETS, message, s3_event
 
 
 def test_256_kb_of_junk_is_a_poison_message_with_a_short_reason() -> None:

@@ -8,26 +8,9 @@ import pytest
 
 from arq_batch.engine.messages import Job, parse
 from arq_batch.kernel.errors import BucketNotAllowed, PoisonMessage
-from arq_batch.kernel.ports import QueueMessage
 from arq_batch.kernel.uris import S3Uri
 
-BUCKETS = {"arq-batch-s3"}
-
-
-def message(body: object, attributes: dict[str, str] | None = None) -> QueueMessage:
-    text = body if isinstance(body, str) else json.dumps(body)
-    return QueueMessage("msg-1", "receipt", text, attributes or {}, 1)
-
-
-def s3_event(*keys: str, bucket: str = "arq-batch-s3") -> dict:
-    """An S3 notification as S3 sends it: keys URL-encoded, spaces as '+'."""
-    return {"Records": [{
-        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
-        "eventTime": "2026-11-22T00:00:00.000Z", "eventName": "ObjectCreated:Put",
-        "s3": {"s3SchemaVersion": "1.0", "configurationId": "arq-batch-input",
-               "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
-               "object": {"key": key, "size": 10, "eTag": "abc", "sequencer": "0A"}}}
-        for key in keys]}
+from ..stories import BUCKETS, message, s3_event
 
 
 def test_job_message_with_every_field() -> None:
