@@ -18,9 +18,9 @@ from pathlib import Path
 import yaml
 
 from arq_batch.aws.emulator import Emulator
+from harness import ROOT, Bench
 from measure import csv_bytes, synthetic_table  # bench/ is a folder of scripts
 from report import replace_section
-from run import ROOT, Bench
 
 QUERIES = (
     "SELECT count(*) AS rows, avg(score) AS mean_score FROM predictions",

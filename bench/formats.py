@@ -25,9 +25,9 @@ import zstandard
 
 from arq_batch.aws.emulator import Emulator
 from arq_batch.formats import detect
+from harness import ROOT, Bench
 from measure import Run, run_processes, synthetic_table  # bench/ is a folder of scripts
 from report import section_main
-from run import ROOT, Bench
 
 FORMATS = ("csv", "csv.gz", "csv.zst", "parquet", "jsonl", "jsonl.gz", "jsonl.zst")
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import pyarrow as pa
 
 from arq_batch.aws.emulator import Emulator
+from harness import Bench
 from measure import Run, csv_bytes, run_processes, synthetic_table
 from report import replace_section
-from run import Bench
 
 ROOT = Path(__file__).resolve().parents[1]
 FLOOR = """

@@ -25,9 +25,9 @@ from arq_batch import wiring
 from arq_batch.aws.emulator import Emulator
 from arq_batch.worker.monitoring import Monitoring
 from arq_batch.worker.score_file import score_file
+from harness import Bench
 from measure import Run, csv_bytes, run_processes, synthetic_table
 from report import section_main
-from run import Bench
 
 REPEATS = 7
 SECOND_PASS = """

@@ -20,9 +20,9 @@ from arq_batch.aws.emulator import Emulator
 from arq_batch.formats.record_schema import Record
 from arq_batch.formats.recordio import frame
 from formats import encode, median  # bench/ is a folder of scripts
+from harness import Bench
 from measure import FEATURES, synthetic_table
 from report import section_main
-from run import Bench
 
 VARIANTS = (
     ("default: every column + predictions", "in.csv", []),

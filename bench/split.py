@@ -25,9 +25,9 @@ import yaml
 from boto3.s3.transfer import TransferConfig
 
 from arq_batch.aws.emulator import Emulator
+from harness import Bench
 from measure import Run, csv_bytes, synthetic_table
 from report import section_main
-from run import Bench
 
 PARTS = 8
 BLOCK_ROWS = 1_000_000

@@ -20,9 +20,9 @@ import psutil
 
 from arq_batch.aws.emulator import Emulator, free_port
 from formats import median  # bench/ is a folder of scripts
+from harness import Bench
 from measure import csv_bytes, synthetic_table
 from report import section_main
-from run import Bench
 
 
 def measure(rows: int) -> str:
