@@ -228,7 +228,9 @@ def test_a_job_longer_than_the_visibility_timeout_is_not_redelivered(
     config_file(queue_settings={"visibility_timeout": 2})
     big_job(s3, copies=15000)  # ~5 s of work
     worker = start_worker("--concurrency", "2")
-    worker.wait_for(lambda: exists(s3, "data/output/big.csv"), timeout=120)
+    # The job's log line follows its output: wait for the line, not the object.
+    worker.wait_for(lambda: any(e["input"].endswith("big.csv") for e in worker.jobs()),
+                    timeout=120)
     finished = [e for e in worker.jobs() if e["input"].endswith("big.csv")]
     seconds = finished[0]["seconds"]
     assert seconds > 2, f"job took {seconds} s: not longer than the visibility timeout"
