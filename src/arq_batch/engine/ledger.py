@@ -21,6 +21,9 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     # Monitoring (done jobs of models with a baseline): constraint violations, and the
     # feature furthest from its baseline with its distance.
     ("violations", "int"), ("worst_feature", "string"), ("worst_distance", "double"),
+    # Cost (docs/performance.md): CPU time the attempt's thread used, and its share of the
+    # worker task's price for the time it ran, unrounded.
+    ("cpu_seconds", "double"), ("cost_usd", "double"),
 )
 DUCKDB_TYPES = {"string": "VARCHAR", "int": "INTEGER", "bigint": "BIGINT", "double": "DOUBLE"}
 
@@ -47,6 +50,8 @@ class LedgerRecord:
     violations: int | None = None
     worst_feature: str | None = None
     worst_distance: float | None = None
+    cpu_seconds: float | None = None
+    cost_usd: float | None = None
 
     @property
     def seconds(self) -> float:

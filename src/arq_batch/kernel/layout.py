@@ -117,6 +117,11 @@ def predictions_uri(bucket: str, prefixes: Prefixes, run_id: str, dt: str,
                          f"{safe_name(job_id)}.parquet")
 
 
+def progress_uri(bucket: str, prefixes: Prefixes, job_id: str) -> S3Uri:
+    """``data/progress/<job_id>.json``: a running job's live progress."""
+    return S3Uri(bucket, f"{prefixes.progress}{safe_name(job_id)}.json")
+
+
 def monitoring_uri(bucket: str, prefixes: Prefixes, dt: str, job_id: str) -> S3Uri:
     """``data/monitoring/dt=<date>/<job_id>/``: a job's statistics and violations."""
     return S3Uri(bucket, f"{prefixes.monitoring}dt={dt}/{safe_name(job_id)}/")

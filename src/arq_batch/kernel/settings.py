@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from arq_batch.kernel.errors import ConfigError
+from arq_batch.kernel.fleet_settings import CompactionSettings, CostSettings, ProgressSettings
 from arq_batch.kernel.monitoring_settings import MonitoringSettings
 from arq_batch.kernel.settings_rules import validate
 
@@ -40,6 +41,8 @@ class Prefixes:
     watch: str = "data/watch/"
     splits: str = "data/splits/"
     monitoring: str = "data/monitoring/"
+    compacted: str = "data/compacted/"
+    progress: str = "data/progress/"
 
     def owned(self) -> dict[str, str]:
         """Every prefix the system owns, by name: all but ``output``, where explicit outputs
@@ -160,6 +163,9 @@ class Settings:
     s3: S3Settings = S3Settings()
     training: TrainingSettings = TrainingSettings()
     monitoring: MonitoringSettings = dataclasses.field(default_factory=MonitoringSettings)
+    compaction: CompactionSettings = dataclasses.field(default_factory=CompactionSettings)
+    progress: ProgressSettings = dataclasses.field(default_factory=ProgressSettings)
+    cost: CostSettings = dataclasses.field(default_factory=CostSettings)
 
     @property
     def dlq_name(self) -> str:

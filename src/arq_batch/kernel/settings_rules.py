@@ -22,7 +22,16 @@ _RANGES = (("worker", "concurrency", 1, float("inf"), "at least 1"),
            ("worker", "split_bytes", 0, float("inf"), "0 (never split) or a size in bytes"),
            ("training", "exact_max_bytes", 0, float("inf"), "a size in bytes"),
            ("training", "held_rows", 100, float("inf"), "at least 100"),
-           ("training", "promote_tolerance", 0, 0.99, "between 0 and 0.99"))
+           ("training", "promote_tolerance", 0, 0.99, "between 0 and 0.99"),
+           ("compaction", "interval_seconds", 1, float("inf"), "at least 1 second"),
+           ("compaction", "min_age_seconds", 0, float("inf"), "0 or more seconds"),
+           ("compaction", "claim_seconds", 10, float("inf"), "at least 10 seconds"),
+           ("progress", "interval_seconds", 0.1, float("inf"), "at least 0.1 seconds"),
+           ("progress", "stalled_after", 1, float("inf"), "at least 1"),
+           ("cost", "vcpu_hour_usd", 0, float("inf"), "a price >= 0"),
+           ("cost", "gb_hour_usd", 0, float("inf"), "a price >= 0"),
+           ("cost", "vcpus", 0.125, float("inf"), "at least 0.125"),
+           ("cost", "memory_gb", 0.125, float("inf"), "at least 0.125"))
 
 
 def validate(settings: Settings) -> None:

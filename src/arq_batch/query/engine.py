@@ -15,11 +15,12 @@ from typing import Any
 import duckdb
 
 from arq_batch.aws.clients import S3Connection
+from arq_batch.engine.datasets import compacted_prefix
 from arq_batch.kernel.errors import ArqError, ConfigError
 from arq_batch.kernel.ports import ObjectStore
 from arq_batch.kernel.settings import Settings
 from arq_batch.kernel.uris import S3Uri
-from arq_batch.query.views import View, quote, source_sql, views
+from arq_batch.query.views import COMPACTED, View, compacted_sql, quote, source_sql, views
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +74,9 @@ class QueryEngine:
 
     def _create(self, view: View) -> None:
         urls = self._sources(view)
-        body = source_sql(view, urls) if urls else view.empty_sql()
+        compacted = self._compacted(view) if view.name in COMPACTED else []
+        body = (compacted_sql(view, urls, compacted) if compacted
+                else source_sql(view, urls) if urls else view.empty_sql())
         self._db.execute(f"CREATE OR REPLACE VIEW {view.name} AS {body}")
         self._created.add(view.name)
 
@@ -91,6 +94,15 @@ class QueryEngine:
             view.name, "**/*")
         return [f"s3://{bucket}/{view.prefix}{pattern}{s}" for s in view.suffixes if s in found]
 
+
+    def _compacted(self, view: View) -> list[str]:
+        """The view's compacted files, as one glob (none while there are none)."""
+        folder = compacted_prefix(self._settings.prefixes, view.name)
+        keys = self._store.list_keys(S3Uri(self._settings.bucket, folder))
+        if not any(k.endswith(".parquet") for k in keys):
+            return []
+        depth = "*/*/" if view.name == "predictions" else "*/"
+        return [f"s3://{self._settings.bucket}/{folder}{depth}*.parquet"]
 
     def _literal_sources(self, view: View) -> list[str]:
         """Keys named after inputs are data: any character may be in them. While every key

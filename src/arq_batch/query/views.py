@@ -65,37 +65,63 @@ def views(settings: Settings) -> dict[str, View]:
 def source_sql(view: View, urls: list[str]) -> str:
     """The SELECT that reads ``urls`` (s3:// globs or files) for ``view``."""
     files = "[" + ", ".join(quote(u) for u in urls) + "]"
-    if view.name == "jobs":
-        columns = "{" + ", ".join(f"{quote(n)}: {quote(_TYPES[t])}"
-                                  for n, t in ledger.COLUMNS) + "}"
-        casts = ", ".join(f"CAST({n} AS TIMESTAMP WITH TIME ZONE) AS {n}" for n in _LEDGER_TIMES)
-        return (f"SELECT * REPLACE ({casts}) FROM read_json({files}, columns={columns}, "
-                "format='newline_delimited', hive_partitioning=true, "
-                "hive_types={'dt': DATE})")
-    if view.name == "predictions":
-        return (f"SELECT * FROM read_parquet({files}, hive_partitioning=true, "
-                "union_by_name=true, hive_types={'run_id': VARCHAR, 'dt': DATE})")
+    if view.name in COMPACTED:
+        return f"SELECT * EXCLUDE (filename) FROM ({_fresh_sql(view, files)})"
     if view.name == "errors":
         columns = "{" + ", ".join(f"{quote(n)}: {quote(_TYPES[t])}"
                                   for n, t in _ERROR_COLUMNS) + "}"
         return (f"SELECT *, job->>'input' AS input, filename AS key FROM read_json({files}, "
                 f"columns={columns}, format='auto', filename=true, hive_partitioning=false)")
-    if view.name == "violations":
-        return _violations_sql(files)
     reader = {"outputs": "read_csv", "outputs_parquet": "read_parquet",
               "outputs_jsonl": "read_json_auto"}[view.name]
     return (f"SELECT * EXCLUDE (filename), filename AS key FROM {reader}({files}, "
             "union_by_name=true, filename=true, hive_partitioning=false)")
 
 
+# Views whose small objects compaction gathers (engine.datasets): their rows are the
+# compacted files' plus the small objects' not yet in them (each compacted row names its
+# ``source``), so a view never counts a row twice, whatever a compactor was doing.
+COMPACTED = ("jobs", "violations", "predictions")
+_HIVE = {"jobs": "{'dt': DATE}", "violations": "{'dt': DATE}",
+         "predictions": "{'run_id': VARCHAR, 'dt': DATE}"}
+_CASTS = ", ".join(f"CAST({n} AS TIMESTAMP WITH TIME ZONE) AS {n}" for n in _LEDGER_TIMES)
+
+
+def compacted_sql(view: View, urls: list[str], compacted: list[str]) -> str:
+    """``view`` over its compacted Parquet files and the fresh small objects (``urls``)."""
+    packed = (f"read_parquet([{', '.join(quote(u) for u in compacted)}], "
+              f"hive_partitioning=true, union_by_name=true, hive_types={_HIVE[view.name]})")
+    replace = f" REPLACE ({_CASTS})" if view.name == "jobs" else ""
+    select = f"SELECT * EXCLUDE (source){replace} FROM {packed}"
+    if not urls:
+        return select
+    fresh = _fresh_sql(view, "[" + ", ".join(quote(u) for u in urls) + "]")
+    return (f"{select} UNION ALL BY NAME SELECT * EXCLUDE (filename) FROM ({fresh}) "
+            f"WHERE filename NOT IN (SELECT source FROM {packed})")
+
+
+def _fresh_sql(view: View, files: str) -> str:
+    """A compacted view's small objects, with the ``filename`` each row came from."""
+    if view.name == "jobs":
+        columns = "{" + ", ".join(f"{quote(n)}: {quote(_TYPES[t])}"
+                                  for n, t in ledger.COLUMNS) + "}"
+        return (f"SELECT * REPLACE ({_CASTS}) FROM read_json({files}, columns={columns}, "
+                "format='newline_delimited', hive_partitioning=true, filename=true, "
+                "hive_types={'dt': DATE})")
+    if view.name == "predictions":
+        return (f"SELECT * FROM read_parquet({files}, hive_partitioning=true, filename=true, "
+                "union_by_name=true, hive_types={'run_id': VARCHAR, 'dt': DATE})")
+    return _violations_sql(files)
+
+
 def _violations_sql(files: str) -> str:
     job = ", ".join(f"{quote(n)}: 'VARCHAR'" for n, _ in _VIOLATION_JOB)
     each = ", ".join(f"{n} VARCHAR" for n, _ in _VIOLATION)
     found = ", ".join(f"v.{n}" for n, _ in _VIOLATION)
-    return (f"SELECT job_id, input, run_id, {found}, dt FROM (SELECT *, unnest(violations) "
-            f"AS v FROM read_json({files}, columns={{{job}, 'violations': "
+    return (f"SELECT job_id, input, run_id, {found}, dt, filename FROM (SELECT *, "
+            f"unnest(violations) AS v FROM read_json({files}, columns={{{job}, 'violations': "
             f"'STRUCT({each})[]'}}, format='newline_delimited', hive_partitioning=true, "
-            "hive_types={'dt': DATE}))")
+            "filename=true, hive_types={'dt': DATE}))")
 
 
 def quote(text: str) -> str:

@@ -8,8 +8,7 @@ Every job attempt is also logged, counted and appended to the ledger.
 from __future__ import annotations
 
 import logging
-import os
-import socket
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -18,6 +17,7 @@ from typing import Any
 
 from arq_batch.aws.faults import classify
 from arq_batch.engine import messages
+from arq_batch.engine.cost import attempt_cost_usd
 from arq_batch.engine.ledger import LedgerRecord
 from arq_batch.engine.messages import Job
 from arq_batch.engine.split_plan import part_id
@@ -31,10 +31,9 @@ from arq_batch.worker import error_reports as reports
 from arq_batch.worker.heartbeat import Heartbeat
 from arq_batch.worker.ledger import Ledger
 from arq_batch.worker.metrics import WorkerMetrics, emf_fields
-from arq_batch.worker.runner import JobResult, JobRunner
+from arq_batch.worker.runner import WORKER_ID, JobResult, JobRunner
 
 logger = logging.getLogger(__name__)
-WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 
 
 def backoff_seconds(receive_count: int, base: int, cap: int) -> int:
@@ -49,6 +48,8 @@ class Attempt:
     message: QueueMessage
     job: Job | None
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # The attempt runs on one job thread from start to settle: its CPU time is this one's.
+    cpu_started: float = field(default_factory=time.thread_time)
 
     def record(self, outcome: str, result: JobResult | None = None,
                error: ArqError | None = None) -> LedgerRecord:
@@ -65,6 +66,7 @@ class Attempt:
             run_id=done.run_id if done else None,
             error_class=error.kind if error else None,
             error_message=str(error)[:2000] if error else None,
+            cpu_seconds=round(time.thread_time() - self.cpu_started, 6),
             **_monitoring(done))
 
 
@@ -84,10 +86,11 @@ class MessageHandler:
 
     def __init__(self, queue: Queue, store: ObjectStore, runner: JobRunner, settings: Settings,
                  heartbeat: Heartbeat, cancelled: Callable[[], bool], ledger: Ledger,
-                 metrics: WorkerMetrics) -> None:
+                 metrics: WorkerMetrics, concurrency: int = 1) -> None:
         self._queue, self._store, self._runner, self._settings = queue, store, runner, settings
         self._heartbeat, self._cancelled = heartbeat, cancelled
         self._ledger, self._metrics = ledger, metrics
+        self._concurrency = concurrency  # jobs sharing the task: each attempt's cost share
         self.history: deque[dict[str, object]] = deque(maxlen=1000)  # recent job events
 
     def handle_safely(self, message: QueueMessage) -> str:
@@ -186,6 +189,8 @@ class MessageHandler:
                 output_bytes: int = 0, findings: Findings | None = None,
                 **fields: object) -> None:
         """One log line (with EMF metrics when on), one ledger record, the counters."""
+        record = replace(record, cost_usd=attempt_cost_usd(
+            record.seconds, self._concurrency, self._settings.cost))
         event: dict[str, Any] = {
             "job_id": record.job_id, "message_id": record.message_id, "input": record.input,
             "output": record.output, "rows": record.rows, "seconds": record.seconds,

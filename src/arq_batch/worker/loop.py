@@ -57,7 +57,8 @@ class Worker:
         self.metrics = metrics or WorkerMetrics()
         self._ledger = Ledger(store, settings, self.metrics)
         self._handler = MessageHandler(queue, store, runner, settings, self._heartbeat,
-                                       self._cancel.is_set, self._ledger, self.metrics)
+                                       self._cancel.is_set, self._ledger, self.metrics,
+                                       concurrency)
         self.outcomes: Counter[str] = Counter()
         self.history = self._handler.history  # recent job events, newest last
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -12,6 +14,7 @@ from urllib.parse import unquote
 from arq_batch.engine.filestream import Source, Tap, transform
 from arq_batch.engine.messages import Job
 from arq_batch.engine.predictions import PredictionsTap
+from arq_batch.engine.progress import JobProgress, Publisher
 from arq_batch.engine.shaping import Shape
 from arq_batch.engine.split_plan import part_id
 from arq_batch.formats import Kind, detect, renamed
@@ -19,15 +22,18 @@ from arq_batch.kernel import layout
 from arq_batch.kernel.errors import MissingObject, OutputNotAllowed
 from arq_batch.kernel.layout import INPUT_META, RUN_ID_META
 from arq_batch.kernel.outcomes import Outcome
-from arq_batch.kernel.ports import ObjectInfo, ObjectStore, ObjectWriter, Queue
+from arq_batch.kernel.ports import ObjectInfo, ObjectStore, Queue
 from arq_batch.kernel.settings import Settings
 from arq_batch.kernel.uris import S3Uri
 from arq_batch.models.artifacts import Model
 from arq_batch.models.store import ModelStore
 from arq_batch.monitoring.checks import Findings
 from arq_batch.monitoring.tap import MonitorTap
+from arq_batch.worker.counting import CountingReader, CountingWriter
 from arq_batch.worker.monitoring import Monitoring
 from arq_batch.worker.splits.assembly import Parts
+
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"  # in the ledger and progress records
 
 
 @dataclass(frozen=True)
@@ -93,17 +99,37 @@ class JobRunner:
             if splitter.wanted(job, shape, info.size) and splitter.plan(
                     job, shape, info, model, output, enqueued_at or datetime.now(UTC)):
                 return replace(done.result(0), kind=Outcome.SPLIT)
-            source = Source(fmt, lambda: cast(BinaryIO, stream),
-                            lambda: self._store.open_seekable(job.input, info.size, info.etag))
-            target = _Counted(self._store.open_writer(output, metadata))
-            monitor, taps = self._taps(job, model, _day(enqueued_at))
-            rows = transform(source, target, model.scorer, self._settings.worker, taps,
-                             cancelled=cancelled, shape=shape)
+            return self._score(done, model, shape, stream, metadata, cancelled, enqueued_at)
         finally:
             if stream is not None:  # read to the end, or not needed after all
                 stream.close()
+
+    def _score(self, done: _Done, model: Model, shape: Shape, stream: BinaryIO | None,
+               metadata: dict[str, str], cancelled: Callable[[], bool],
+               enqueued_at: datetime | None) -> JobResult:
+        """The scoring pass of a whole job, its progress published while it runs."""
+        job, info = done.job, done.info
+        read = CountingReader(stream) if stream is not None else None
+        source = Source(shape.source, lambda: cast(BinaryIO, read),
+                        lambda: self._store.open_seekable(job.input, info.size, info.etag))
+        target = CountingWriter(self._store.open_writer(done.output, metadata))
+        monitor, taps = self._taps(job, model, _day(enqueued_at))
+        publisher = self._publisher(job, info)
+        try:
+            rows = transform(source, target, model.scorer, self._settings.worker, taps,
+                             cancelled=cancelled, shape=shape, progress=lambda n: publisher.update(
+                                 n, read.count if read is not None else 0))
+        finally:
+            publisher.close()
         return replace(done.result(rows, output_bytes=target.count),
                        monitoring=monitor.findings if monitor else None)
+
+    def _publisher(self, job: Job, info: ObjectInfo) -> Publisher:
+        """Where this job's live progress goes (``data/progress/``)."""
+        now = time.time()
+        about = JobProgress(job.job_id, str(job.input), WORKER_ID, now, now, 0, 0, info.size)
+        uri = layout.progress_uri(self._settings.bucket, self._settings.prefixes, job.job_id)
+        return Publisher(self._store, uri, about, self._settings.progress.interval_seconds)
 
     def _part(self, job: Job, model: Model, shape: Shape, cancelled: Callable[[], bool],
               started: float) -> JobResult:
@@ -190,20 +216,3 @@ class _Done:
         return JobResult(self.job, self.output, rows, self.run_id,
                          time.monotonic() - self.started, skipped, self.info.etag,
                          self.info.size, output_bytes)
-
-
-class _Counted:
-    """An ObjectWriter that counts the bytes passing through (the bytes-out metric)."""
-
-    def __init__(self, target: ObjectWriter) -> None:
-        self._target, self.count = target, 0
-
-    def write(self, data: bytes) -> int:
-        self.count += len(data)
-        return self._target.write(data)
-
-    def close(self) -> None:
-        self._target.close()
-
-    def abort(self) -> None:
-        self._target.abort()

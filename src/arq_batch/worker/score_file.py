@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from functools import partial
 from typing import BinaryIO, cast
@@ -17,6 +16,7 @@ from arq_batch.kernel.settings import Settings
 from arq_batch.kernel.uris import S3Uri, is_s3
 from arq_batch.models.artifacts import Model
 from arq_batch.stores.local import LocalWriter, file_size, open_file
+from arq_batch.worker.counting import CountingReader
 
 Progress = Callable[[int, float | None], None]  # rows scored, fraction of input read
 
@@ -31,13 +31,15 @@ def score_file(source: str, destination: str, model: Model, store: ObjectStore,
                      model.card.feature_names, model.card.classes)
     fmt = shape.source
     size, open_stream, open_seekable = _readers(source, store)
-    read = [0]  # bytes the parser has consumed, for the progress fraction
+    reading: list[CountingReader] = []  # the stream the parser consumes, for the fraction
 
     def counted() -> BinaryIO:
-        return cast(BinaryIO, _Counting(open_stream(), read))
+        reading.append(CountingReader(open_stream()))
+        return cast(BinaryIO, reading[-1])
 
     def report(rows: int) -> None:
-        progress(rows, min(1.0, read[0] / size) if size and fmt.kind != Kind.PARQUET else None)
+        read = reading[-1].count if reading else 0
+        progress(rows, min(1.0, read / size) if size and fmt.kind != Kind.PARQUET else None)
 
     target: ObjectWriter = (
         store.open_writer(S3Uri.parse(destination), {RUN_ID_META: model.card.run_id})
@@ -57,18 +59,3 @@ def _readers(source: str, store: ObjectStore) -> tuple[int, Callable[[], BinaryI
     info = store.head(uri)
     return (info.size, partial(store.open_stream, uri),
             partial(store.open_seekable, uri, info.size, info.etag))
-
-
-class _Counting(io.RawIOBase):
-    """Passes reads through, adding their length to ``total[0]``."""
-
-    def __init__(self, stream: BinaryIO, total: list[int]) -> None:
-        self._stream, self._total = stream, total
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._stream.read(size)
-        self._total[0] += len(data)
-        return data

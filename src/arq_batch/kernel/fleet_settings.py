@@ -1,0 +1,37 @@
+"""Settings of the fleet's own records: compaction, live progress and cost.
+
+``Settings`` holds one of each; their defaults are in ``config/config.yaml`` too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class CompactionSettings:
+    """How the ledger, violations and predictions stay few objects (docs/query.md)."""
+
+    enabled: bool = True  # long-running workers compact in the background
+    interval_seconds: float = 60.0  # between a worker's passes
+    min_age_seconds: float = 60.0  # younger small objects wait for a later pass
+    claim_seconds: float = 300.0  # a claim older than this was left by a dead compactor
+
+
+@dataclasses.dataclass(frozen=True)
+class ProgressSettings:
+    """How often running jobs publish their progress, and when one counts as stalled."""
+
+    interval_seconds: float = 5.0
+    stalled_after: int = 3  # missed updates
+
+
+@dataclasses.dataclass(frozen=True)
+class CostSettings:
+    """The worker task's price (AWS Fargate on-demand, us-east-1, Linux/x86: see
+    docs/performance.md), and the vCPUs and memory the task holds."""
+
+    vcpu_hour_usd: float = 0.04048
+    gb_hour_usd: float = 0.004445
+    vcpus: float = 1.0
+    memory_gb: float = 2.0
