@@ -42,7 +42,31 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
                 "queue depths, the current model, recent jobs, speed and failures",
                 "One screen for an operator: queue and dead-letter depths, the model run\n"
                 "workers use now, jobs in the last hour and day by outcome, rows/s and\n"
-                "p50/p95 job seconds over the last hour, and the last five failures.")
+                "p50/p95 job seconds over the last hour, cost in the last day, running\n"
+                "jobs with their progress and ETA (or STALLED), and the last five failures.")
+    compact = add_command(commands, common, "compact", cmd_compact,
+                          "gather the ledger, violations and predictions into Parquet",
+                          "One compaction pass: each partition's small objects older than\n"
+                          "--min-age become one Parquet file under data/compacted/, so SQL and\n"
+                          "status cost the question, not the jobs ever run. Long-running\n"
+                          "workers do this every compaction.interval_seconds; safe beside them.")
+    compact.add_argument("--min-age", type=float, metavar="SECONDS",
+                         help="leave younger objects for a later pass (default: "
+                              "compaction.min_age_seconds in the config)")
+
+
+def cmd_compact(args: argparse.Namespace, settings: Settings) -> Result:
+    """One compaction pass over every dataset."""
+    from arq_batch.engine.compaction import Compactor
+
+    if args.min_age is not None and args.min_age < 0:
+        raise ConfigError("--min-age must be 0 or more seconds")
+    done = Compactor(wiring.object_store(settings), settings, by="arq-batch compact").run(
+        args.min_age)
+    data = {"partitions": [vars(d) for d in done]}
+    lines = [f"{d.dataset} {d.partition}: {d.objects} object(s) gathered"
+             + (f", {d.leftovers} leftover(s) removed" if d.leftovers else "") for d in done]
+    return data, "\n".join(lines) or "nothing to compact"
 
 
 def engine_for(settings: Settings) -> QueryEngine:
@@ -79,13 +103,16 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> Result:
 
 def current_status(settings: Settings) -> Status:
     """Queues, model and the ledger's figures, as of now."""
-    from arq_batch.query.status import Status, job_figures, split_progress
+    from arq_batch.query.status import Status, job_figures, running_jobs, split_progress
 
     queue, store = wiring.job_queue(settings), wiring.object_store(settings)
     current = wiring.model_store(settings, store).latest_run_id()
+    now = datetime.now(UTC)
     return Status(queue.depth(), queue.depth(dead_letters=True), current,
-                  **job_figures(engine_for(settings), datetime.now(UTC)),
-                  split_jobs=split_progress(store, settings.bucket, settings.prefixes))
+                  **job_figures(engine_for(settings), now),
+                  split_jobs=split_progress(store, settings.bucket, settings.prefixes),
+                  running=running_jobs(store, settings.bucket, settings.prefixes,
+                                       settings.progress, now.timestamp()))
 
 
 def status_text(s: Status) -> str:
@@ -97,6 +124,12 @@ def status_text(s: Status) -> str:
              f"speed       {s.rows_last_hour:,} rows in the last hour"
              + (f", {s.rows_per_second:,.0f} rows/s, job p50 {s.p50_job_seconds} s, "
                 f"p95 {s.p95_job_seconds} s" if s.rows_per_second else "")]
+    lines.append(f"cost        ${s.cost_last_day_usd:.4f} in the last day"
+                 + (f", ${s.cost_per_million_rows_usd:.4f} per million rows"
+                    if s.cost_per_million_rows_usd is not None else "")
+                 + f" ({s.cpu_seconds_last_day:,.1f} CPU s)")
+    lines.append("running     " + ("no job publishing progress" if not s.running else ""))
+    lines += [f"  {j['job_id']}  {_progress(j)}  {j['input']}" for j in s.running]
     lines.append("failures    " + ("none in the last week" if not s.last_failures else ""))
     lines += [f"  {f['finished_at'][:19]}  {f['outcome']:<5}  {f['input']}  "
               f"{f['error_class']}: {f['error_message']}" for f in s.last_failures]
@@ -109,6 +142,13 @@ def status_text(s: Status) -> str:
     lines += [f"  {d['feature']}  {', '.join(d['checks'])}  in {d['jobs']} job"
               f"{'s' if d['jobs'] != 1 else ''}" for d in s.drifted_last_day]
     return "\n".join(lines)
+
+
+def _progress(job: dict[str, Any]) -> str:
+    """``42.0%  12,000 rows  ETA 8 s`` (or STALLED: its worker stopped updating)."""
+    done = "" if job["percent"] is None else f"{job['percent']:5.1f}%  "
+    eta = "" if job["eta_seconds"] is None else f"  ETA {job['eta_seconds']:.0f} s"
+    return ("STALLED  " if job["stalled"] else "") + f"{done}{job['rows']:,} rows{eta}"
 
 
 def _depth(d: dict[str, int]) -> str:

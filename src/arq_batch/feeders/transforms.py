@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from arq_batch.engine.compaction import compacted_tables
+from arq_batch.engine.datasets import compacted_prefix
 from arq_batch.engine.messages import Job, check_request, model_folder
 from arq_batch.engine.transform_requests import TransformRequest, parse_manifest, relative_key
 from arq_batch.kernel import layout
@@ -116,10 +118,15 @@ class Transforms:
         return final
 
     def _ledger(self, name: str, since: date) -> Iterator[dict[str, Any]]:
+        """The job's records: compacted ones (read afresh), then those still small."""
         day, today = since, datetime.now(UTC).date()
+        prefixes, bucket = self._settings.prefixes, self._settings.bucket
         while day <= today:
-            prefix = S3Uri(self._settings.bucket,
-                           f"{self._settings.prefixes.jobs}dt={day.isoformat()}/{name}.")
+            dt = f"dt={day.isoformat()}/"
+            folder = S3Uri(bucket, compacted_prefix(prefixes, "jobs") + dt)
+            for table in compacted_tables(self._store, folder):
+                yield from (r for r in table.to_pylist() if r["job_id"].startswith(f"{name}."))
+            prefix = S3Uri(bucket, f"{prefixes.jobs}dt={day.isoformat()}/{name}.")
             for key in self._store.list_keys(prefix):
                 if key not in self._read:  # ledger records never change: --wait reads each once
                     self._read[key] = json.loads(self._store.get_bytes(S3Uri(prefix.bucket,

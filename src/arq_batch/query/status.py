@@ -10,8 +10,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from arq_batch.engine.progress import JobProgress
 from arq_batch.engine.split_plan import Plan, SplitKeys
 from arq_batch.kernel.errors import MissingObject
+from arq_batch.kernel.fleet_settings import ProgressSettings
 from arq_batch.kernel.ports import ObjectStore
 from arq_batch.kernel.settings import Prefixes
 from arq_batch.kernel.uris import S3Uri
@@ -29,6 +31,12 @@ _FAILURES = """
 SELECT finished_at, job_id, input, outcome, error_class, error_message FROM jobs
 WHERE outcome IN ('dead', 'retry') AND dt >= CAST($week AS DATE)
 ORDER BY finished_at DESC LIMIT 5"""
+
+# Cost of every attempt (retries and failures cost too), and per million rows scored.
+_COST = """
+SELECT sum(cost_usd) AS usd, sum(rows) FILTER (WHERE outcome = 'done') AS rows,
+       sum(cpu_seconds) AS cpu_seconds
+FROM jobs WHERE dt >= CAST($day AS DATE) AND finished_at >= $day"""
 
 # Monitoring's files are dated by day, so "the last day" is today's and yesterday's.
 _DRIFTED = """
@@ -53,6 +61,10 @@ class Status:
     p95_job_seconds: float | None = None
     last_failures: list[dict[str, Any]] = field(default_factory=list)
     split_jobs: list[dict[str, Any]] = field(default_factory=list)  # in progress now
+    running: list[dict[str, Any]] = field(default_factory=list)  # jobs publishing progress
+    cost_last_day_usd: float = 0.0
+    cost_per_million_rows_usd: float | None = None
+    cpu_seconds_last_day: float = 0.0
     drifted_last_day: list[dict[str, Any]] = field(default_factory=list)  # by feature
 
     def to_dict(self) -> dict[str, Any]:
@@ -68,7 +80,10 @@ def job_figures(engine: QueryEngine, now: datetime) -> dict[str, Any]:
     rows, span, p50, p95 = engine.run(_SPEED, {"hour": windows["hour"]}).rows[0]
     failures = engine.run(_FAILURES, {"week": windows["week"]}).records()
     drifted = engine.run(_DRIFTED, {"day": windows["day"]}).records()
+    usd, scored, cpu = engine.run(_COST, {"day": windows["day"]}).rows[0]
     return {
+        "cost_last_day_usd": float(usd or 0.0), "cpu_seconds_last_day": float(cpu or 0.0),
+        "cost_per_million_rows_usd": float(usd) * 1e6 / scored if usd and scored else None,
         "jobs_last_hour": {o: int(h) for o, h, _ in counts if h},
         "jobs_last_day": {o: int(d) for o, _, d in counts},
         "rows_last_hour": int(rows or 0),
@@ -104,3 +119,24 @@ def split_progress(store: ObjectStore, bucket: str, prefixes: Prefixes) -> list[
                      "parts_done": len(done), "parts": len(plan.parts),
                      "rows": sum(done.values()), "failed": split.failed.key in keys})
     return jobs
+
+
+def running_jobs(store: ObjectStore, bucket: str, prefixes: Prefixes,
+                 settings: ProgressSettings, now: float) -> list[dict[str, Any]]:
+    """Jobs in flight, from their progress records: rows so far, share read, time left,
+    and whether their worker has gone quiet (stalled)."""
+    found = []
+    for key in store.list_keys(S3Uri(bucket, prefixes.progress)):
+        try:
+            job = JobProgress.parse(store.get_bytes(S3Uri(bucket, key)))
+        except (MissingObject, ValueError):
+            continue  # settled meanwhile, or not one of ours
+        fraction, eta = job.fraction, job.eta_seconds()
+        found.append({"job_id": job.job_id, "input": job.input, "worker_id": job.worker_id,
+                      "started_at": job.started_at, "updated_at": job.updated_at,
+                      "rows": job.rows, "percent": None if fraction is None
+                      else round(100 * fraction, 1),
+                      "eta_seconds": None if eta is None else round(eta, 1),
+                      "stalled": job.stalled(now, settings.interval_seconds,
+                                             settings.stalled_after)})
+    return sorted(found, key=lambda j: j["started_at"])

@@ -13,7 +13,8 @@ from arq_batch.kernel.errors import EXIT_OK
 from arq_batch.kernel.logs import setup_logging
 from arq_batch.kernel.settings import Settings, load_settings
 from arq_batch.worker.loop import Worker
-from arq_batch.worker.runner import JobRunner
+from arq_batch.worker.runner import WORKER_ID, JobRunner
+from arq_batch.worker.upkeep import Upkeep
 
 logger = logging.getLogger(__name__)
 EXIT_SECOND_SIGNAL = 130
@@ -48,7 +49,17 @@ def run_worker(settings: Settings, concurrency: int | None = None, once: bool = 
     signal.signal(signal.SIGINT, on_signal)
     logger.info("worker started on queue %s", settings.queue,
                 extra={"event": "worker_started", "concurrency": concurrency, "once": once})
-    worker.run()
+    # A batch-style run (--once) scores and leaves; a long-running worker keeps the
+    # ledger, violations and predictions compacted (docs/query.md).
+    upkeep = (Upkeep(wiring.object_store(settings), settings, WORKER_ID)
+              if settings.compaction.enabled and not once else None)
+    if upkeep:
+        upkeep.start()
+    try:
+        worker.run()
+    finally:
+        if upkeep:
+            upkeep.stop()
     return worker
 
 
