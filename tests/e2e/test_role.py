@@ -17,6 +17,7 @@ from cfnlint.decode import cfn_yaml
 
 from arq_batch import wiring
 from arq_batch.aws.sqs import SqsQueue
+from arq_batch.engine.compaction import Compactor
 from arq_batch.feeders.watch import Watcher
 from arq_batch.kernel.settings import load_settings
 from arq_batch.models.store import ModelStore, open_model
@@ -36,11 +37,6 @@ NAMES = {"AWS::Partition": "aws", "AWS::Region": REGION, "AWS::AccountId": ACCOU
 NOT_TAKEN = [
     # a multipart output that fails half-way is aborted (test_worker's kill and data tests)
     "WriteOutputsAndRecords: s3:AbortMultipartUpload on arn:aws:s3:::arq-batch-s3/*",
-    # a job that fails after committing them withdraws them (test_monitoring's fail_on)
-    "WithdrawWhatAFailedJobWroteAndFinishedSplits: s3:DeleteObject on "
-    "arn:aws:s3:::arq-batch-s3/data/predictions/*",
-    "WithdrawWhatAFailedJobWroteAndFinishedSplits: s3:DeleteObject on "
-    "arn:aws:s3:::arq-batch-s3/data/monitoring/*",
     # the heartbeat, retry backoff and release at shutdown (test_worker's long-job tests)
     "WorkTheQueueAndSendSplitParts: sqs:ChangeMessageVisibility on "
     f"arn:aws:sqs:{REGION}:{ACCOUNT}:{QUEUE}",
@@ -74,6 +70,7 @@ def _work_every_kind_of_job(s3, sqs, settings) -> None:
     open_model(ModelStore(wiring.object_store(settings), settings), None)  # what serve loads
     s3.put_object(Bucket=BUCKET, Key="data/input/watched.csv", Body=penguins_csv())
     Watcher(wiring.object_store(settings), SqsQueue(settings.queue), settings).run_pass()
+    Compactor(wiring.object_store(settings), settings).run(min_age=0)  # a worker's upkeep
 
 
 def test_every_call_of_the_worker_endpoint_and_watch_is_allowed_by_the_task_role(
@@ -83,7 +80,8 @@ def test_every_call_of_the_worker_endpoint_and_watch_is_allowed_by_the_task_role
     calls = record_calls(monkeypatch)
     settings = load_settings()
     settings = settings.replace(queue_settings=dataclasses.replace(
-        settings.queue_settings, wait_time_seconds=1))
+        settings.queue_settings, wait_time_seconds=1), progress=dataclasses.replace(
+        settings.progress, interval_seconds=0.001))  # every job publishes its progress
     # When every kind of work runs
     _work_every_kind_of_job(s3, sqs, settings)
     # Then it really did (so the calls cover each path) ...
@@ -92,7 +90,8 @@ def test_every_call_of_the_worker_endpoint_and_watch_is_allowed_by_the_task_role
                      "data/errors/bad.csv.json"):
         assert expected in keys, sorted(keys)
     assert any(k.startswith("data/monitoring/") for k in keys)
-    assert any(c.params.get("Key", "").startswith("data/splits/") for c in calls)
+    for prefix in ("data/splits/", "data/progress/", "data/compacted/"):
+        assert any(c.params.get("Key", "").startswith(prefix) for c in calls), prefix
     assert any(k.startswith("data/watch/") for k in keys)
     # ... and the role allows every permission each of its calls needs
     needs = {str(n): n for call in calls for n in call.needs()}

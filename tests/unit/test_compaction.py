@@ -107,3 +107,16 @@ def test_a_claim_left_by_a_dead_compactor_is_taken_over_once_stale(bucket, setti
     bucket.put_bytes(claim, b'{"by": "dead", "at": %f}' % (now - 3600))
     (done,) = Compactor(bucket, settings).run(min_age=0)
     assert done.objects == 40
+
+
+def test_a_partitions_many_files_are_merged_into_one(bucket, settings) -> None:
+    # Given records arriving between passes: one new compacted file per pass
+    for i in range(16):
+        uri = layout.ledger_uri(BUCKET, settings.prefixes, DAY, f"job-{i:04d}", 1)
+        bucket.put_bytes(uri, record(i).to_json())
+        Compactor(bucket, settings).run(min_age=0)
+    # Then the sixteenth pass merged them: one file holding every record once
+    files = [k for k in bucket.list_keys(S3Uri(BUCKET, f"data/compacted/jobs/dt={DAY}/"))
+             if k.endswith(".parquet")]
+    assert len(files) == 1
+    assert len(compacted_rows(bucket)) == 16 == len(set(compacted_rows(bucket)))

@@ -33,6 +33,9 @@ from arq_batch.kernel.uris import S3Uri
 logger = logging.getLogger(__name__)
 CLAIM = "_claim.json"
 MAX_OBJECTS = 20_000  # per partition and pass: bounds a compactor's memory
+# A partition gains a file per pass; at this many they are merged into one (unless they
+# hold more than MERGE_BYTES: a day of predictions can be large, and its files are too).
+MERGE_AT, MERGE_BYTES = 16, 256 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -81,11 +84,18 @@ class Compactor:
         if not self._claim(claim):
             return None
         try:
+            existing = dict(self._store.list_objects(S3Uri(self._bucket, folder)))
+            files = sorted(k for k in existing if k.endswith(".parquet"))
             done = compacted_sources(self._store, S3Uri(self._bucket, folder))
             fresh = [k for k in keys if self._uri(k) not in done][:MAX_OBJECTS]
             leftovers = [k for k in keys if self._uri(k) in done]
-            file = self._write(dataset, folder, fresh) if fresh else None
-            for key in fresh + leftovers:  # only after the compacted file is committed
+            merge = (len(files) + 1 >= MERGE_AT
+                     and sum(existing[f].size for f in files) <= MERGE_BYTES)
+            file = (self._write(dataset, folder, fresh, files if merge else [])
+                    if fresh or merge else None)
+            # Only after the new file is committed: readers take one compacted file per
+            # source, so the old files' rows are never counted beside the new one's.
+            for key in fresh + leftovers + (files if merge else []):
                 self._store.delete(S3Uri(self._bucket, key))
         finally:
             self._store.delete(claim)
@@ -110,10 +120,14 @@ class Compactor:
         self._store.delete(claim)
         return self._store.put_new(claim, body)
 
-    def _write(self, dataset: Dataset, folder: str, keys: list[str]) -> str:
+    def _write(self, dataset: Dataset, folder: str, keys: list[str],
+               merged: list[str]) -> str:
+        """One Parquet file of the small objects ``keys`` and the compacted ``merged``."""
         with ThreadPoolExecutor(16) as pool:  # small GETs: latency-bound, not CPU-bound
             tables = list(pool.map(lambda k: dataset.rows(
                 self._store.get_bytes(S3Uri(self._bucket, k)), self._uri(k)), keys))
+        tables += [pq.read_table(io.BytesIO(self._store.get_bytes(S3Uri(self._bucket, k))))
+                   for k in merged]
         table = pa.concat_tables(tables, promote_options="default")
         sink = io.BytesIO()
         pq.write_table(table, sink, compression="zstd")

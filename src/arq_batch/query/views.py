@@ -88,11 +88,17 @@ _CASTS = ", ".join(f"CAST({n} AS TIMESTAMP WITH TIME ZONE) AS {n}" for n in _LED
 
 
 def compacted_sql(view: View, urls: list[str], compacted: list[str]) -> str:
-    """``view`` over its compacted Parquet files and the fresh small objects (``urls``)."""
-    packed = (f"read_parquet([{', '.join(quote(u) for u in compacted)}], "
+    """``view`` over its compacted Parquet files and the fresh small objects (``urls``).
+
+    Each source's rows come from one compacted file only (a merge writes the new file
+    before it removes the old ones), and a small object is read only while no compacted
+    file holds it (a compactor removes them after its file is committed)."""
+    packed = (f"read_parquet([{', '.join(quote(u) for u in compacted)}], filename=true, "
               f"hive_partitioning=true, union_by_name=true, hive_types={_HIVE[view.name]})")
     replace = f" REPLACE ({_CASTS})" if view.name == "jobs" else ""
-    select = f"SELECT * EXCLUDE (source){replace} FROM {packed}"
+    select = (f"SELECT * EXCLUDE (source, filename){replace} FROM {packed} AS p SEMI JOIN "
+              f"(SELECT source, min(filename) AS filename FROM {packed} GROUP BY source) "
+              "AS chosen USING (source, filename)")
     if not urls:
         return select
     fresh = _fresh_sql(view, "[" + ", ".join(quote(u) for u in urls) + "]")
