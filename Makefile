@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint test-slow test-container test-spark bench-split bench bench-quick bench-formats bench-dataset bench-memory bench-train bench-monitoring bench-options bench-stores bench-serve soak clean
+.PHONY: demo test lint test-slow test-container test-spark bench-split bench bench-quick bench-formats bench-dataset bench-memory bench-train bench-monitoring bench-options bench-stores bench-serve bench-query soak clean
 
 $(STAMP): requirements*.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -62,6 +62,9 @@ bench-quick: $(STAMP)  ## small sizes; checks that the variants agree on predict
 bench-formats: $(STAMP)  ## every format, ours vs its limit (about 2 min)
 	$(PY) bench/formats.py
 	$(PY) bench/options.py
+
+bench-query: $(STAMP)  ## status and count(*) at 1k, 10k and 100k jobs recorded (about 5 min)
+	$(PY) bench/query.py
 
 bench-dataset: $(STAMP)  ## the predictions dataset's cost per job, and query times
 	$(PY) bench/dataset.py
