@@ -13,8 +13,10 @@ class CompactionSettings:
     """How the ledger, violations and predictions stay few objects (docs/query.md)."""
 
     enabled: bool = True  # long-running workers compact in the background
-    interval_seconds: float = 60.0  # between a worker's passes
-    min_age_seconds: float = 60.0  # younger small objects wait for a later pass
+    # The newest records stay small objects for at most min_age + interval (50 s): what
+    # readers fetch one by one (docs/performance.md, read path).
+    interval_seconds: float = 30.0  # between a worker's passes
+    min_age_seconds: float = 20.0  # younger small objects wait for a later pass
     claim_seconds: float = 300.0  # a claim older than this was left by a dead compactor
 
 

@@ -15,12 +15,22 @@ from typing import Any
 import duckdb
 
 from arq_batch.aws.clients import S3Connection
-from arq_batch.engine.datasets import compacted_prefix
+from arq_batch.engine.datasets import compacted_prefix, datasets
 from arq_batch.kernel.errors import ArqError, ConfigError
 from arq_batch.kernel.ports import ObjectStore
 from arq_batch.kernel.settings import Settings
 from arq_batch.kernel.uris import S3Uri
-from arq_batch.query.views import COMPACTED, View, compacted_sql, quote, source_sql, views
+from arq_batch.query.fresh import FETCHED, fresh_table
+from arq_batch.query.views import (
+    COMPACTED,
+    View,
+    compacted_sql,
+    fetched_sql,
+    fresh_sql,
+    quote,
+    source_sql,
+    views,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -73,10 +83,14 @@ class QueryEngine:
         return [name for name in self._views if name in words and name not in self._created]
 
     def _create(self, view: View) -> None:
-        urls = self._sources(view)
-        compacted = self._compacted(view) if view.name in COMPACTED else []
-        body = (compacted_sql(view, urls, compacted) if compacted
-                else source_sql(view, urls) if urls else view.empty_sql())
+        if view.name not in COMPACTED:
+            urls = self._sources(view)
+            body = source_sql(view, urls) if urls else view.empty_sql()
+        else:
+            fresh, compacted = self._fresh(view), self._compacted(view)
+            body = (compacted_sql(view, fresh, compacted) if compacted
+                    else f"SELECT * EXCLUDE (filename) FROM ({fresh})" if fresh
+                    else view.empty_sql())
         self._db.execute(f"CREATE OR REPLACE VIEW {view.name} AS {body}")
         self._created.add(view.name)
 
@@ -94,6 +108,20 @@ class QueryEngine:
             view.name, "**/*")
         return [f"s3://{bucket}/{view.prefix}{pattern}{s}" for s in view.suffixes if s in found]
 
+
+    def _fresh(self, view: View) -> str | None:
+        """SQL for the view's small objects not yet compacted (with ``filename``)."""
+        if view.name not in FETCHED:
+            urls = self._sources(view)
+            return fresh_sql(view, "[" + ", ".join(quote(u) for u in urls) + "]") if urls \
+                else None
+        dataset = datasets(self._settings.prefixes)[view.name]
+        table = fresh_table(self._store, self._settings.bucket, dataset)
+        if table is None:
+            return None
+        self._db.register(f"{view.name}_fresh", table)
+        sql: str = fetched_sql(view, f"{view.name}_fresh")
+        return sql
 
     def _compacted(self, view: View) -> list[str]:
         """The view's compacted files, as one glob (none while there are none)."""

@@ -66,7 +66,7 @@ def source_sql(view: View, urls: list[str]) -> str:
     """The SELECT that reads ``urls`` (s3:// globs or files) for ``view``."""
     files = "[" + ", ".join(quote(u) for u in urls) + "]"
     if view.name in COMPACTED:
-        return f"SELECT * EXCLUDE (filename) FROM ({_fresh_sql(view, files)})"
+        return f"SELECT * EXCLUDE (filename) FROM ({fresh_sql(view, files)})"
     if view.name == "errors":
         columns = "{" + ", ".join(f"{quote(n)}: {quote(_TYPES[t])}"
                                   for n, t in _ERROR_COLUMNS) + "}"
@@ -87,8 +87,15 @@ _HIVE = {"jobs": "{'dt': DATE}", "violations": "{'dt': DATE}",
 _CASTS = ", ".join(f"CAST({n} AS TIMESTAMP WITH TIME ZONE) AS {n}" for n in _LEDGER_TIMES)
 
 
-def compacted_sql(view: View, urls: list[str], compacted: list[str]) -> str:
-    """``view`` over its compacted Parquet files and the fresh small objects (``urls``).
+def fetched_sql(view: View, relation: str) -> str:
+    """The fresh rows of ``view`` from an Arrow table registered as ``relation``
+    (``query.fresh``), shaped as ``_fresh_sql`` shapes them (with ``filename``)."""
+    casts = f" REPLACE ({_CASTS})" if view.name == "jobs" else ""
+    return f"SELECT * EXCLUDE (dt){casts}, CAST(dt AS DATE) AS dt FROM {relation}"
+
+
+def compacted_sql(view: View, fresh: str | None, compacted: list[str]) -> str:
+    """``view`` over its compacted Parquet files and the fresh small objects' rows.
 
     Each source's rows come from one compacted file only (a merge writes the new file
     before it removes the old ones), and a small object is read only while no compacted
@@ -99,14 +106,13 @@ def compacted_sql(view: View, urls: list[str], compacted: list[str]) -> str:
     select = (f"SELECT * EXCLUDE (source, filename){replace} FROM {packed} AS p SEMI JOIN "
               f"(SELECT source, min(filename) AS filename FROM {packed} GROUP BY source) "
               "AS chosen USING (source, filename)")
-    if not urls:
+    if fresh is None:
         return select
-    fresh = _fresh_sql(view, "[" + ", ".join(quote(u) for u in urls) + "]")
     return (f"{select} UNION ALL BY NAME SELECT * EXCLUDE (filename) FROM ({fresh}) "
             f"WHERE filename NOT IN (SELECT source FROM {packed})")
 
 
-def _fresh_sql(view: View, files: str) -> str:
+def fresh_sql(view: View, files: str) -> str:
     """A compacted view's small objects, with the ``filename`` each row came from."""
     if view.name == "jobs":
         columns = "{" + ", ".join(f"{quote(n)}: {quote(_TYPES[t])}"
