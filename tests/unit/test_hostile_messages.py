@@ -43,3 +43,23 @@ def test_one_foreign_record_refuses_the_whole_event() -> None:
     event["Records"] += s3_event("data/input/b.csv", bucket="not-ours")["Records"]
     with pytest.raises(BucketNotAllowed):
         parse(message(event), BUCKETS)
+
+
+def test_a_body_nested_deeper_than_the_parser_goes_is_poison_not_a_crash() -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    with pytest.raises(PoisonMessage, match="nested too deeply"):
+        parse(message(deep), BUCKETS)
+    wrapped = '{"Type": "Notification", "Message": "' + "[" * 100_000 + '"}'
+    with pytest.raises(PoisonMessage):
+        parse(message(wrapped), BUCKETS)
+
+
+def test_the_endpoint_answers_400_to_a_body_nested_too_deeply(species_model) -> None:
+    from arq_batch.serving.invocations import RequestError, parse_request
+
+    _, scorer, _ = species_model
+    deep = ("[" * 100_000 + "]" * 100_000).encode()
+    for media in ("application/json", "application/jsonlines"):
+        with pytest.raises(RequestError) as refused:
+            parse_request(deep, media, scorer.features)
+        assert refused.value.status == 400 and "nested too deeply" in str(refused.value)

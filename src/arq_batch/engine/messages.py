@@ -83,6 +83,8 @@ def _load(body: str) -> Any:
         return json.loads(body)
     except (TypeError, ValueError) as exc:
         raise PoisonMessage(f"message body is not JSON: {str(body)[:80]!r}") from exc
+    except RecursionError:  # JSON nested deeper than Python's parser goes: still poison
+        raise PoisonMessage("message body is JSON nested too deeply to read") from None
 
 
 def _from_body(body: Any, message_id: str, depth: int) -> tuple[Job, ...]:

@@ -74,6 +74,8 @@ def parse_request(body: bytes, media: str, order: tuple[str, ...]) -> list[dict[
         if media in (JSONLINES, "application/x-jsonlines"):
             lines = [json.loads(line) for line in text.splitlines() if line.strip()]
             return [_instance(item, order) for item in lines]
+    except RecursionError:
+        raise RequestError(400, f"malformed {media} body: nested too deeply") from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise RequestError(400, f"malformed {media} body: {exc}") from exc
     raise RequestError(415, f"unsupported content type {media!r}; use {CSV}, {JSON}, "
