@@ -124,8 +124,8 @@ def status_text(s: Status) -> str:
              f"speed       {s.rows_last_hour:,} rows in the last hour"
              + (f", {s.rows_per_second:,.0f} rows/s, job p50 {s.p50_job_seconds} s, "
                 f"p95 {s.p95_job_seconds} s" if s.rows_per_second else "")]
-    lines.append(f"cost        ${s.cost_last_day_usd:.4f} in the last day"
-                 + (f", ${s.cost_per_million_rows_usd:.4f} per million rows"
+    lines.append(f"cost        {_usd(s.cost_last_day_usd)} in the last day"
+                 + (f", {_usd(s.cost_per_million_rows_usd)} per million rows"
                     if s.cost_per_million_rows_usd is not None else "")
                  + f" ({s.cpu_seconds_last_day:,.1f} CPU s)")
     lines.append("running     " + ("no job publishing progress" if not s.running else ""))
@@ -142,6 +142,11 @@ def status_text(s: Status) -> str:
     lines += [f"  {d['feature']}  {', '.join(d['checks'])}  in {d['jobs']} job"
               f"{'s' if d['jobs'] != 1 else ''}" for d in s.drifted_last_day]
     return "\n".join(lines)
+
+
+def _usd(amount: float) -> str:
+    """Dollars to the cent, or to six decimals when less than a cent (a few small jobs)."""
+    return f"${amount:,.2f}" if amount >= 0.01 else f"${amount:.6f}"
 
 
 def _progress(job: dict[str, Any]) -> str:
