@@ -3,29 +3,17 @@
 from __future__ import annotations
 
 import contextlib
-import io
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from arq_batch.aws.faults import aws_errors, classify, status_of
 from arq_batch.kernel.errors import InputChanged
+from arq_batch.kernel.streams import Readable, Seekable
 from arq_batch.kernel.uris import S3Uri
 
 
-class _Reader(io.RawIOBase):
-    """A readable raw stream whose subclasses need only ``read``."""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-
-class StreamReader(_Reader):
+class StreamReader(Readable):
     """Adapts botocore's StreamingBody to a file object, mapping read faults to ArqErrors."""
 
     def __init__(self, body: Any) -> None:
@@ -40,30 +28,19 @@ class StreamReader(_Reader):
         super().close()
 
 
-class RangeReader(_Reader):
+class RangeReader(Seekable):
     """Seekable reads by HTTP range, with one read-ahead window to keep requests few."""
 
     WINDOW = 8 * 1024 * 1024
 
     def __init__(self, s3: Any, uri: S3Uri, size: int, etag: str = "") -> None:
-        self._s3, self._uri, self._size = s3, uri, size
+        super().__init__(size)
+        self._s3, self._uri = s3, uri
         self._condition = {"IfMatch": f'"{etag}"'} if etag else {}
-        self._pos = 0
         self._buf, self._buf_start = b"", 0
 
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
-
     def read(self, size: int | None = -1) -> bytes:
-        end = self._size if size is None or size < 0 else min(self._size, self._pos + size)
+        end = self._end(size)
         if self._pos >= end:
             return b""
         buf_end = self._buf_start + len(self._buf)

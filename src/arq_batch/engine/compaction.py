@@ -18,13 +18,12 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from arq_batch.engine.datasets import SOURCE, Dataset, compacted_prefix, datasets
+from arq_batch.engine.datasets import SOURCE, Dataset, compacted_prefix, datasets, read_rows
 from arq_batch.kernel.errors import MissingObject
 from arq_batch.kernel.ports import ObjectInfo, ObjectStore
 from arq_batch.kernel.settings import Settings
@@ -86,12 +85,14 @@ class Compactor:
         try:
             existing = dict(self._store.list_objects(S3Uri(self._bucket, folder)))
             files = sorted(k for k in existing if k.endswith(".parquet"))
-            done = compacted_sources(self._store, S3Uri(self._bucket, folder))
+            # Each compacted file is fetched once: its sources now, all of it for a merge.
+            blobs = {k: self._store.get_bytes(S3Uri(self._bucket, k)) for k in files}
+            done = {s for b in blobs.values() for s in _sources(b)}
             fresh = [k for k in keys if self._uri(k) not in done][:MAX_OBJECTS]
             leftovers = [k for k in keys if self._uri(k) in done]
             merge = (len(files) + 1 >= MERGE_AT
                      and sum(existing[f].size for f in files) <= MERGE_BYTES)
-            file = (self._write(dataset, folder, fresh, files if merge else [])
+            file = (self._write(dataset, folder, fresh, list(blobs.values()) if merge else [])
                     if fresh or merge else None)
             # Only after the new file is committed: readers take one compacted file per
             # source, so the old files' rows are never counted beside the new one's.
@@ -121,13 +122,12 @@ class Compactor:
         return self._store.put_new(claim, body)
 
     def _write(self, dataset: Dataset, folder: str, keys: list[str],
-               merged: list[str]) -> str:
-        """One Parquet file of the small objects ``keys`` and the compacted ``merged``."""
-        with ThreadPoolExecutor(16) as pool:  # small GETs: latency-bound, not CPU-bound
-            tables = list(pool.map(lambda k: dataset.rows(
-                self._store.get_bytes(S3Uri(self._bucket, k)), self._uri(k)), keys))
-        tables += [pq.read_table(io.BytesIO(self._store.get_bytes(S3Uri(self._bucket, k))))
-                   for k in merged]
+               merged: list[bytes]) -> str:
+        """One Parquet file of the small objects ``keys`` and the compacted files
+        ``merged`` (their bytes). The partition's ``dt`` lives in the folder's name."""
+        tables = [t.drop_columns(["dt"])
+                  for t in read_rows(self._store, self._bucket, dataset, keys)]
+        tables += [pq.read_table(io.BytesIO(data)) for data in merged]
         table = pa.concat_tables(tables, promote_options="default")
         sink = io.BytesIO()
         pq.write_table(table, sink, compression="zstd")
@@ -146,6 +146,11 @@ def compacted_sources(store: ObjectStore, folder: S3Uri) -> set[str]:
     for table in compacted_tables(store, folder, columns=[SOURCE]):
         sources.update(table.column(SOURCE).to_pylist())
     return sources
+
+
+def _sources(data: bytes) -> list[str]:
+    """The small objects one compacted file (its bytes) holds."""
+    return list(pq.read_table(io.BytesIO(data), columns=[SOURCE]).column(SOURCE).to_pylist())
 
 
 def compacted_tables(store: ObjectStore, folder: S3Uri,

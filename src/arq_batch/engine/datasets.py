@@ -13,13 +13,16 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from arq_batch.engine import ledger
+from arq_batch.kernel.ports import ObjectStore
 from arq_batch.kernel.settings import Prefixes
+from arq_batch.kernel.uris import S3Uri
 
 SOURCE = "source"  # the column naming each compacted row's small object
 
@@ -87,3 +90,19 @@ def datasets(prefixes: Prefixes) -> dict[str, Dataset]:
 def compacted_prefix(prefixes: Prefixes, dataset: str) -> str:
     """``data/compacted/<dataset>/``: its compacted files, by the same partitions."""
     return f"{prefixes.compacted}{dataset}/"
+
+
+PARALLEL_GETS = 32  # small objects are latency-bound: many GETs at once, not one by one
+
+
+def read_rows(store: ObjectStore, bucket: str, dataset: Dataset,
+              keys: list[str]) -> list[pa.Table]:
+    """The rows of each small object ``keys`` names, fetched in parallel, each with its
+    ``source`` and (as text) the ``dt`` of its partition."""
+    def rows(key: str) -> pa.Table:
+        table = dataset.rows(store.get_bytes(S3Uri(bucket, key)), f"s3://{bucket}/{key}")
+        day = (dataset.partition(key) or "").split("dt=", 1)[-1]
+        return table.append_column("dt", pa.array([day] * table.num_rows, pa.string()))
+
+    with ThreadPoolExecutor(PARALLEL_GETS) as pool:
+        return list(pool.map(rows, keys))

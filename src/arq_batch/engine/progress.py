@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -69,7 +68,7 @@ class JobProgress:
 
 class Publisher:
     """Publishes one job's progress at most every ``interval`` seconds, from the job's
-    own thread (one small PUT per interval: nothing for jobs shorter than one)."""
+    own thread alone (one small PUT per interval: nothing for jobs shorter than one)."""
 
     def __init__(self, store: ObjectStore, uri: S3Uri, about: JobProgress, interval: float,
                  clock: Callable[[], float] = time.time) -> None:
@@ -77,7 +76,6 @@ class Publisher:
         self._interval, self._clock = interval, clock
         self._next = about.started_at + interval
         self._published = False
-        self._lock = threading.Lock()
 
     def update(self, rows: int, bytes_read: int) -> None:
         """Called after each batch; writes when an interval has passed."""
@@ -88,21 +86,18 @@ class Publisher:
         record = JobProgress(**{**asdict(self._about), "updated_at": now, "rows": rows,
                                 "bytes_read": bytes_read})
         try:
-            with self._lock:
-                self._store.put_bytes(self._uri, record.to_json())
-                self._published = True
+            self._store.put_bytes(self._uri, record.to_json())
+            self._published = True
         except ArqError as exc:  # progress is a view: it never fails the job
             logger.warning("progress of job %s not published: %s", self._about.job_id, exc,
                            extra={"event": "progress_error", "job_id": self._about.job_id})
 
     def close(self) -> None:
         """The job settled: remove its record, if it ever wrote one."""
-        with self._lock:
-            if not self._published:
-                return
-            try:
-                self._store.delete(self._uri)
-            except ArqError as exc:
-                logger.warning("progress of job %s not removed: %s", self._about.job_id, exc,
-                               extra={"event": "progress_error",
-                                      "job_id": self._about.job_id})
+        if not self._published:
+            return
+        try:
+            self._store.delete(self._uri)
+        except ArqError as exc:
+            logger.warning("progress of job %s not removed: %s", self._about.job_id, exc,
+                           extra={"event": "progress_error", "job_id": self._about.job_id})

@@ -24,6 +24,7 @@ from arq_batch.kernel.errors import (
     PermanentError,
 )
 from arq_batch.kernel.ports import ObjectInfo
+from arq_batch.kernel.streams import Seekable
 from arq_batch.kernel.uris import S3Uri
 
 
@@ -163,38 +164,18 @@ class _Writer:
         self._buffer = None
 
 
-class _Seekable(io.RawIOBase):
+class _Seekable(Seekable):
     """Ranged reads of one version of an object."""
 
     def __init__(self, store: MemoryStore, uri: S3Uri, size: int, etag: str) -> None:
-        self._store, self._uri, self._size, self._etag = store, uri, size, etag
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
+        super().__init__(size)
+        self._store, self._uri, self._etag = store, uri, etag
 
     def read(self, size: int | None = -1) -> bytes:
         found = self._store._get(self._uri)
         if self._etag and found.etag != self._etag:
             raise InputChanged(f"{self._uri} changed while it was read; the job starts "
                                "again from the new version")
-        end = self._size if size is None or size < 0 else min(self._size, self._pos + size)
-        data = found.data[self._pos:max(self._pos, end)]
+        data = found.data[self._pos:max(self._pos, self._end(size))]
         self._pos += len(data)
         return data
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)

@@ -3,30 +3,22 @@ bytes written to an output (the bytes-out metric)."""
 
 from __future__ import annotations
 
-import io
 from typing import BinaryIO
 
 from arq_batch.kernel.ports import ObjectWriter
+from arq_batch.kernel.streams import Readable
 
 
-class CountingReader(io.RawIOBase):
+class CountingReader(Readable):
     """Passes an input stream's reads through; ``count`` is the bytes read so far."""
 
     def __init__(self, stream: BinaryIO) -> None:
         self._stream, self.count = stream, 0
 
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._stream.read(size)
+    def read(self, size: int | None = -1) -> bytes:
+        data = self._stream.read(-1 if size is None else size)
         self.count += len(data)
         return data
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
 
 
 class CountingWriter:
