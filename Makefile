@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint test-slow test-container test-spark bench-split bench bench-quick bench-formats bench-dataset bench-memory bench-train bench-monitoring bench-options bench-stores bench-serve bench-query soak clean
+.PHONY: demo test lint browser test-browser console test-slow test-container test-spark bench-split bench bench-quick bench-formats bench-dataset bench-memory bench-train bench-monitoring bench-options bench-stores bench-serve bench-query soak clean
 
 $(STAMP): requirements*.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -30,12 +30,21 @@ $(SDK_VENV)/.installed: requirements-sagemaker.txt
 
 test:  ## lint, the quick benchmark's agreement check, then the test suite
 	$(MAKE) --no-print-directory $(STAMP)
-	# The SDK's venv installs while lint and the quick benchmark (which asserts agreement
-	# between variants, never timings) run side by side.
-	$(MAKE) --no-print-directory -j3 lint bench-quick $(SDK_VENV)/.installed
+	# The SDK's venv and the browser install while lint and the quick benchmark (which
+	# asserts agreement between variants, never timings) run side by side.
+	$(MAKE) --no-print-directory -j4 lint bench-quick $(SDK_VENV)/.installed browser
 	# Three processes, a test file each at a time: the end-to-end tests mostly wait on
 	# worker processes and the emulator, so 2 cores serve 3 (measured: 5.5 min, 8.5 alone).
 	$(PY) -m pytest -q -n 3 --dist loadfile
+
+browser:  ## Debian's chromium and chromedriver for the console's browser tests (once)
+	tests/browser/chromium-setup.sh
+
+test-browser: $(STAMP) browser  ## only the console's browser tests (make test runs them too)
+	$(PY) -m pytest -q -m browser
+
+console: $(STAMP)  ## the console on http://127.0.0.1:8090 (against AWS or AWS_ENDPOINT_URL)
+	$(VENV)/bin/arq-batch console
 
 test-slow: $(STAMP)  ## long measurements (1 GB file), not part of make test
 	$(PY) -m pytest -q -m slow

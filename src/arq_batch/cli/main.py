@@ -10,7 +10,18 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from arq_batch import __version__
-from arq_batch.cli import batch, demo, infra, models, monitor, query, serve, train, transform
+from arq_batch.cli import (
+    batch,
+    console,
+    demo,
+    infra,
+    models,
+    monitor,
+    query,
+    serve,
+    train,
+    transform,
+)
 from arq_batch.kernel.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ArqError, ConfigError
 from arq_batch.kernel.logs import setup_logging
 from arq_batch.kernel.settings import load_settings
@@ -25,7 +36,7 @@ ARQ_BATCH_DLQ; AWS access through boto3's standard chain (AWS_ENDPOINT_URL, prof
 EPILOG = "Run 'arq-batch COMMAND --help' for a command's options."
 # Command groups, in the order their commands are listed; each registers its own commands
 # and imports the heavy parts lazily, so `send` or `dlq list` never load scikit-learn.
-GROUPS = (infra, train, models, batch, transform, query, monitor, serve, demo)
+GROUPS = (infra, train, models, batch, transform, query, monitor, serve, console, demo)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

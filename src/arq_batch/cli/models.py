@@ -61,11 +61,9 @@ def _list(store: Any, settings: Settings) -> Result:
 
 def _move(store: Any, settings: Settings, run_id: str, action: str) -> Result:
     from arq_batch.aws.clients import caller
-    from arq_batch.models import registry
+    from arq_batch.models.store import move
 
-    # Refuse a run whose artifacts do not match their hashes before any worker sees it.
-    wiring.model_store(settings, store).get(registry.run_folder(settings, run_id))
-    record = registry.promote(store, settings, run_id, by=caller(getpass.getuser()),
-                              action=action, reason=f"models {action}")
+    record = move(wiring.model_store(settings, store), store, settings, run_id,
+                  by=caller(getpass.getuser()), action=action, reason=f"models {action}")
     return asdict(record), (f"latest.json: {record.from_run or 'nothing'} -> {record.to_run} "
                             f"({action}, by {record.by})")

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from arq_batch.kernel.console_settings import ConsoleSettings
 from arq_batch.kernel.errors import ConfigError
 from arq_batch.kernel.fleet_settings import CompactionSettings, CostSettings, ProgressSettings
 from arq_batch.kernel.monitoring_settings import MonitoringSettings
@@ -43,6 +44,7 @@ class Prefixes:
     monitoring: str = "data/monitoring/"
     compacted: str = "data/compacted/"
     progress: str = "data/progress/"
+    audit: str = "data/audit/"
 
     def owned(self) -> dict[str, str]:
         """Every prefix the system owns, by name: all but ``output``, where explicit outputs
@@ -166,6 +168,7 @@ class Settings:
     compaction: CompactionSettings = dataclasses.field(default_factory=CompactionSettings)
     progress: ProgressSettings = dataclasses.field(default_factory=ProgressSettings)
     cost: CostSettings = dataclasses.field(default_factory=CostSettings)
+    console: ConsoleSettings = dataclasses.field(default_factory=ConsoleSettings)
 
     @property
     def dlq_name(self) -> str:
@@ -180,6 +183,15 @@ class Settings:
     def replace(self, **changes: Any) -> Settings:
         """A copy with some top-level fields changed (used for CLI flags)."""
         return dataclasses.replace(self, **changes)
+
+
+CONSOLE_TOKEN = "ARQ_BATCH_CONSOLE_TOKEN"  # a secret: from the environment only, never YAML
+
+
+def console_token(environ: Mapping[str, str] | None = None) -> str | None:
+    """The token that lets the console change things (None: the console only reads)."""
+    token = (os.environ if environ is None else environ).get(CONSOLE_TOKEN, "").strip()
+    return token or None
 
 
 ENV_OVERRIDES = {"ARQ_BATCH_BUCKET": "bucket", "ARQ_BATCH_QUEUE": "queue", "ARQ_BATCH_DLQ": "dlq"}

@@ -31,7 +31,13 @@ _RANGES = (("worker", "concurrency", 1, float("inf"), "at least 1"),
            ("cost", "vcpu_hour_usd", 0, float("inf"), "a price >= 0"),
            ("cost", "gb_hour_usd", 0, float("inf"), "a price >= 0"),
            ("cost", "vcpus", 0.125, float("inf"), "at least 0.125"),
-           ("cost", "memory_gb", 0.125, float("inf"), "at least 0.125"))
+           ("cost", "memory_gb", 0.125, float("inf"), "at least 0.125"),
+           ("console", "port", 1, 65535, "a port between 1 and 65535"),
+           ("console", "refresh_seconds", 0, 3600, "between 0 and 3600 seconds"),
+           ("console", "page_size", 1, 1000, "between 1 and 1000"),
+           ("console", "query_timeout_seconds", 0.1, 3600, "between 0.1 and 3600 seconds"),
+           ("console", "query_max_rows", 1, 1_000_000, "between 1 and 1,000,000"),
+           ("console", "session_hours", 0.01, 24 * 30, "between 0.01 and 720 hours"))
 
 
 def validate(settings: Settings) -> None:

@@ -118,3 +118,12 @@ def open_model(registry: ModelStore, ref: str | None) -> Model:
     if ref and not is_s3(ref):
         return load_local(ref)
     return registry.get(model_folder(S3Uri.parse(ref)) if ref else None)
+
+
+def move(models: ModelStore, store: ObjectStore, settings: Settings, run_id: str, *,
+         by: str, action: str, reason: str) -> registry.Promotion:
+    """Promote or roll back to ``run_id`` (``models`` and the console): its artifacts are
+    checked against their hashes first, so no worker is ever pointed at a run it would
+    refuse."""
+    models.get(registry.run_folder(settings, run_id))
+    return registry.promote(store, settings, run_id, by=by, action=action, reason=reason)

@@ -10,7 +10,7 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 
@@ -53,6 +53,12 @@ class QueryResult:
         return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
 
 
+class Runner(Protocol):
+    """What runs trusted statements: the engine itself, or the console's shared one."""
+
+    def run(self, sql: str, params: dict[str, Any] | None = None) -> QueryResult: ...
+
+
 class QueryEngine:
     """Runs SQL over the bucket; views are created for the names a statement mentions."""
 
@@ -65,18 +71,40 @@ class QueryEngine:
         self._db.execute("SET TimeZone = 'UTC'")  # dates of the dt= partitions are UTC days
         self._created: set[str] = set()
 
-    def run(self, sql: str, params: dict[str, Any] | None = None) -> QueryResult:
-        """Execute one statement; QueryError with DuckDB's first line if it fails."""
+    @property
+    def view_names(self) -> frozenset[str]:
+        """The views a statement may name."""
+        return frozenset(self._views)
+
+    def run(self, sql: str, params: dict[str, Any] | None = None,
+            max_rows: int | None = None) -> QueryResult:
+        """Execute one statement, keeping at most ``max_rows`` rows; QueryError with
+        DuckDB's first line if it fails."""
         for name in self._mentioned(sql):
             self._create(self._views[name])
         try:
             cursor = self._db.execute(sql, params)
             if cursor is None:  # nothing but white space or comments
                 raise QueryError("no SQL statement to run")
-            rows = cursor.fetchall() if cursor.description else []
+            rows = [] if not cursor.description else (
+                cursor.fetchall() if max_rows is None else cursor.fetchmany(max_rows))
         except duckdb.Error as exc:
             raise QueryError(str(exc).strip().splitlines()[0]) from exc
         return QueryResult([d[0] for d in cursor.description or ()], rows)
+
+    def refresh(self) -> None:
+        """Forget the views made so far: the next statement sees records written since
+        (a long-lived reader, such as the console, calls this every few seconds)."""
+        self._created.clear()
+
+    def interrupt(self) -> None:
+        """Stop the statement running now (from another thread): it fails with QueryError."""
+        self._db.interrupt()
+
+    def lock_down(self) -> None:
+        """No local files, and no setting changed from now on: for SQL from people."""
+        self._db.execute("SET disabled_filesystems = 'LocalFileSystem'")
+        self._db.execute("SET lock_configuration = true")
 
     def _mentioned(self, sql: str) -> list[str]:
         words = {w.lower() for w in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", sql)}

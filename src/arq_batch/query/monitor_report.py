@@ -8,7 +8,6 @@ is self-contained: inline PNGs, no scripts, nothing fetched when it is opened.
 
 from __future__ import annotations
 
-import html
 import json
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -29,8 +28,8 @@ from arq_batch.monitoring.checks import Findings, check
 from arq_batch.monitoring.dataset import Statistics
 from arq_batch.monitoring.stats import SCORE, Categorical, Numeric
 from arq_batch.monitoring.tap import STATISTICS, VIOLATIONS
-from arq_batch.query.engine import QueryEngine
-from arq_batch.reports.pages import html_page, image
+from arq_batch.query.engine import Runner
+from arq_batch.reports.pages import Section, Table, html_page, image
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -78,7 +77,7 @@ def _day(key: str, prefix: str) -> date:
         return date.min
 
 
-def render(model: Model, recent: Statistics, jobs: int, engine: QueryEngine, since: date,
+def render(model: Model, recent: Statistics, jobs: int, engine: Runner, since: date,
            settings: Settings) -> bytes:
     """The page."""
     assert model.baseline is not None
@@ -88,28 +87,29 @@ def render(model: Model, recent: Statistics, jobs: int, engine: QueryEngine, sin
     findings = check(recent, model.baseline, settings.monitoring,
                      (model.card.target, *PREDICTION_COLUMNS))
     base = model.baseline.reference
-    sections = [("summary", f"{jobs} job(s) since {since}, {recent.rows:,} rows",
-                 _summary(base, recent, findings)),
-                ("violations", "Violations over time",
-                 image(partial(_over_time, by_day=by_day)) + _table(latest.columns,
-                                                                    latest.rows))]
+    sections = [Section("summary", f"{jobs} job(s) since {since}, {recent.rows:,} rows",
+                        table=_summary(base, recent, findings)),
+                Section("violations", "Violations over time",
+                        plot=image(partial(_over_time, by_day=by_day)),
+                        table=Table(latest.columns, latest.rows))]
     return html_page(f"arq-batch monitoring: run {model.card.run_id}",
                      sections + _features(base, recent, findings))
 
 
-def _features(base: Statistics, recent: Statistics, findings: Findings
-              ) -> list[tuple[str, str, str]]:
+def _features(base: Statistics, recent: Statistics, findings: Findings) -> list[Section]:
     """One plot per feature (and the score): baseline against recent."""
     sections = []
     for name, numbers in _numeric(base).items():
         mine = recent.score if name == SCORE else recent.numeric[name]
         assert mine is not None
-        sections.append((f"feature-{name}", f"{name}: distance {findings.distances[name]:.3f}",
-                         image(partial(_bins, base=numbers, recent=mine))))
+        sections.append(Section(f"feature-{name}",
+                                f"{name}: distance {findings.distances[name]:.3f}",
+                                plot=image(partial(_bins, base=numbers, recent=mine))))
     for name, values in base.categorical.items():
-        sections.append((f"feature-{name}", f"{name}: distance {findings.distances[name]:.3f}",
-                         image(partial(_frequencies, base=values,
-                                       recent=recent.categorical[name]))))
+        sections.append(Section(f"feature-{name}",
+                                f"{name}: distance {findings.distances[name]:.3f}",
+                                plot=image(partial(_frequencies, base=values,
+                                                   recent=recent.categorical[name]))))
     return sections
 
 
@@ -117,19 +117,19 @@ def _numeric(stats: Statistics) -> dict[str, Numeric]:
     return {**stats.numeric, **({SCORE: stats.score} if stats.score is not None else {})}
 
 
-def _summary(base: Statistics, recent: Statistics, findings: Findings) -> str:
+def _summary(base: Statistics, recent: Statistics, findings: Findings) -> Table:
     checks: dict[str, list[str]] = {}
     for v in findings.violations:
         checks.setdefault(v.feature_name, []).append(v.constraint_check_type)
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for name in [*_numeric(base), *base.categorical]:
         completeness = [_completeness(s, name) for s in (base, recent)]
         rows.append((name, f"{findings.distances.get(name, 0.0):.4f}",
                      f"{findings.outside.get(name, 0.0):.2%}", *completeness,
                      ", ".join(checks.get(name, [])) or "none"))
-    extra = [(c, "", "", "", "", "extra_column_check") for c in sorted(checks)
-             if c not in findings.distances]
-    return _table(["feature", "distance", "out of range / unseen", "baseline completeness",
+    extra: list[tuple[str, ...]] = [(c, "", "", "", "", "extra_column_check")
+                                    for c in sorted(checks) if c not in findings.distances]
+    return Table(["feature", "distance", "out of range / unseen", "baseline completeness",
                    "recent completeness", "violations (recent, merged)"], rows + extra)
 
 
@@ -139,13 +139,6 @@ def _completeness(stats: Statistics, name: str) -> str:
     if found is None or not found.present + found.missing:
         return ""
     return f"{found.present / (found.present + found.missing):.2%}"
-
-
-def _table(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
-                   for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>" if rows else "<p>none</p>"
 
 
 def _over_time(fig: Figure, by_day: list[dict[str, Any]]) -> None:

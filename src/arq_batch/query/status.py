@@ -17,7 +17,7 @@ from arq_batch.kernel.fleet_settings import ProgressSettings
 from arq_batch.kernel.ports import ObjectStore
 from arq_batch.kernel.settings import Prefixes
 from arq_batch.kernel.uris import S3Uri
-from arq_batch.query.engine import QueryEngine
+from arq_batch.query.engine import Runner
 
 _COUNTS = """
 SELECT outcome, count(*) FILTER (WHERE finished_at >= $hour) AS last_hour, count(*) AS last_day
@@ -72,7 +72,7 @@ class Status:
         return asdict(self)
 
 
-def job_figures(engine: QueryEngine, now: datetime) -> dict[str, Any]:
+def job_figures(engine: Runner, now: datetime) -> dict[str, Any]:
     """Counts by outcome, speed and the last failures from the ledger."""
     windows = {"hour": now - timedelta(hours=1), "day": now - timedelta(days=1),
                "week": now - timedelta(days=7)}

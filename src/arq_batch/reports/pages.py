@@ -1,6 +1,9 @@
 """Self-contained HTML report pages: inline PNG plots, no scripts, no network to view.
 
-The training report and the monitoring report are both built from these two pieces.
+The training report and the monitoring report are both built from these pieces: a page
+is a list of ``Section``s rendered by one Jinja2 template with autoescaping on, so every
+value that came from data (a column name, a category, a reason) is escaped by the
+template itself, in text and in attributes alike; only the plots are trusted markup.
 Plots are matplotlib's with the Agg backend (no display, no GUI toolkit: the same on a
 laptop and in a container), imported only when a page is drawn.
 """
@@ -8,31 +11,57 @@ laptop and in a container), imported only when a page is drawn.
 from __future__ import annotations
 
 import base64
-import html
 import io
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from jinja2 import Environment, PackageLoader
+from markupsafe import Markup
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-STYLE = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
-         "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;"
-         "padding:3px 8px;text-align:right}tr.winner{background:#e6f4ea;font-weight:bold}"
-         "img{max-width:100%}section{margin-bottom:2em}")
+_TEMPLATES = Environment(loader=PackageLoader("arq_batch.reports", "templates"),
+                         autoescape=True, trim_blocks=True, lstrip_blocks=True)
 
 
-def html_page(title: str, sections: list[tuple[str, str, str]]) -> bytes:
-    """A page of (id, heading, body HTML) sections."""
-    body = "".join(f'<section id="{sid}"><h2>{html.escape(head)}</h2>{content}</section>'
-                   for sid, head, content in sections)
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
-            f"</title><style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
-            f"{body}</body></html>").encode()
+@dataclass(frozen=True)
+class Table:
+    """A table of plain values; ``marked`` rows are highlighted (a search's winner)."""
+
+    columns: Sequence[str]
+    rows: Sequence[Sequence[Any]]
+    marked: frozenset[int] = frozenset()
+    headed: bool = False  # the first cell of each row is its heading (a metrics table)
 
 
-def image(draw: Callable[[Figure], None]) -> str:
-    """An <img> of one figure, drawn by ``draw``, as an inline PNG."""
+@dataclass(frozen=True)
+class Section:
+    """One section of a page: a heading, then any of a paragraph, a plot and a table."""
+
+    id: str
+    heading: str
+    text: str = ""
+    plot: Markup | None = None
+    table: Table | None = None
+    extra: list[Table] = field(default_factory=list)
+
+
+def html_page(title: str, sections: Sequence[Section]) -> bytes:
+    """The page, every value escaped by the template."""
+    return _TEMPLATES.get_template("report.html").render(
+        title=title, sections=sections, cell=cell).encode()
+
+
+def cell(value: Any) -> str:
+    """How a table shows one value: floats to six significant digits."""
+    return f"{value:.6g}" if isinstance(value, float) else "" if value is None else str(value)
+
+
+def image(draw: Callable[[Figure], None]) -> Markup:
+    """An <img> of one figure, drawn by ``draw``, as an inline PNG (our own bytes: the
+    only markup a page takes unescaped)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -46,4 +75,4 @@ def image(draw: Callable[[Figure], None]) -> str:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90)
     encoded = base64.b64encode(buffer.getvalue()).decode()
-    return f'<img alt="plot" src="data:image/png;base64,{encoded}">'
+    return Markup('<img alt="plot" src="data:image/png;base64,{}">').format(encoded)

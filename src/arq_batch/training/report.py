@@ -8,7 +8,6 @@ the largest coefficients. Plots are matplotlib's, drawn by ``reports.pages``.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +16,7 @@ from matplotlib.figure import Figure
 from sklearn import metrics
 
 from arq_batch.models.artifacts import ModelCard
-from arq_batch.reports.pages import html_page, image
+from arq_batch.reports.pages import Section, Table, html_page, image
 from arq_batch.training.evaluation import Scored
 from arq_batch.training.fitted import Fitted
 
@@ -39,35 +38,27 @@ def render(fitted: Fitted, card: ModelCard, test: Scored) -> bytes:
                   ("precision-recall", "Precision / recall",
                    lambda fig: _pr(fig, test, fitted.classes))]
     plots.append(("coefficients", "Largest coefficients", lambda fig: _coefficients(fig, fitted)))
-    sections = [("metrics", "Test metrics", _metrics_table(card)),
-                ("candidates", "Model search", _candidates_table(card))]
-    sections += [(sid, head, image(draw)) for sid, head, draw in plots]
+    sections = [_metrics(card), _candidates(card)]
+    sections += [Section(sid, head, plot=image(draw)) for sid, head, draw in plots]
     return html_page(f"arq-batch run {card.run_id}: {kind} for {card.target}", sections)
 
 
-def _metrics_table(card: ModelCard) -> str:
-    rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{v:.6g}</td></tr>"
-                   for k, v in card.metrics.items())
+def _metrics(card: ModelCard) -> Section:
     search = card.search
     threshold = f"; decision threshold {card.threshold:.6g}" if card.threshold else ""
-    return (f"<p>{html.escape(str(search.get('reason', '')))} ({search.get('solver')} solver)"
-            f"{threshold}</p><table>{rows}</table>")
+    return Section("metrics", "Test metrics",
+                   f"{search.get('reason', '')} ({search.get('solver')} solver){threshold}",
+                   table=Table([], list(card.metrics.items()), headed=True))
 
 
-def _candidates_table(card: ModelCard) -> str:
+def _candidates(card: ModelCard) -> Section:
     rows = card.search.get("candidates", [])
     if not rows:
-        return "<p>no candidates recorded</p>"
+        return Section("candidates", "Model search", "no candidates recorded")
     columns = list(rows[0])
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join(
-        f"<tr{' class=winner' if row['candidate'] == card.search['winner'] else ''}>"
-        + "".join(f"<td>{_cell(row.get(c))}</td>" for c in columns) + "</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
-def _cell(value: Any) -> str:
-    return f"{value:.6g}" if isinstance(value, float) else html.escape(str(value))
+    winner = {i for i, row in enumerate(rows) if row["candidate"] == card.search["winner"]}
+    return Section("candidates", "Model search", table=Table(
+        columns, [[row.get(c) for c in columns] for row in rows], frozenset(winner)))
 
 
 def _curves(fig: Figure, fitted: Fitted) -> None:
