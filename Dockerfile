@@ -2,7 +2,9 @@
 # style job; `docker run -p 8080:8080 IMAGE serve` the endpoint.
 # No credentials are ever built in: at run time boto3's standard chain finds them
 # (task role, instance profile, or AWS_* variables passed to `docker run`).
-# The default image is the worker and endpoint only; --build-arg EXTRAS=train adds training.
+# The default image is the worker and endpoint only; --build-arg EXTRAS=train adds training,
+# --build-arg EXTRAS=console the query engine and the console (`IMAGE console --host
+# 0.0.0.0` with ARQ_BATCH_CONSOLE_TOKEN set; its health check is GET /healthz).
 ARG PYTHON_IMAGE=python:3.11-slim
 
 FROM ${PYTHON_IMAGE} AS build
@@ -26,7 +28,9 @@ RUN python -m venv /opt/venv \
  && /opt/venv/bin/pip uninstall --yes --quiet pip setuptools \
  && /opt/venv/bin/python -c "import pyarrow.csv, pyarrow.json, pyarrow.parquet, \
       pyarrow.compute, arq_batch.cli.main, arq_batch.worker.main, arq_batch.serving.app, \
-      arq_batch.worker.health"
+      arq_batch.worker.health" \
+ && if [ "$EXTRAS" = console ]; then /opt/venv/bin/python -c "import arq_batch.console.app, \
+      arq_batch.console.pages, arq_batch.query.engine; arq_batch.query.engine._httpfs_path()"; fi
 
 FROM ${PYTHON_IMAGE}
 LABEL org.opencontainers.image.title="arq-batch" \

@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint browser test-browser console test-slow test-container test-spark bench-split bench bench-quick bench-formats bench-dataset bench-memory bench-train bench-monitoring bench-options bench-stores bench-serve bench-query soak clean
+.PHONY: demo test lint browser test-browser console test-slow test-container test-spark bench-split bench bench-quick bench-formats bench-dataset bench-memory bench-train bench-monitoring bench-options bench-stores bench-serve bench-query bench-console soak clean
 
 $(STAMP): requirements*.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -74,6 +74,9 @@ bench-formats: $(STAMP)  ## every format, ours vs its limit (about 2 min)
 
 bench-query: $(STAMP)  ## status and count(*) at 1k, 10k and 100k jobs recorded (about 5 min)
 	$(PY) bench/query.py
+
+bench-console: $(STAMP)  ## the console's pages at 100k jobs recorded, and its memory (about 3 min)
+	$(PY) bench/console.py
 
 bench-dataset: $(STAMP)  ## the predictions dataset's cost per job, and query times
 	$(PY) bench/dataset.py

@@ -167,3 +167,20 @@ def test_the_engine_itself_reads_no_local_file_once_locked_down(config_file) -> 
                 "SET disabled_filesystems = ''", "SET lock_configuration = false"):
         with pytest.raises(QueryError):
             engine.run(sql)
+
+
+def test_a_jobs_input_and_output_download_as_files_and_nothing_outside_the_buckets(
+        s3, config_file) -> None:
+    provision(load_settings())
+    key = 'data/output/"><script>alert(9)</script>.csv'
+    s3.put_object(Bucket=BUCKET, Key=key, Body=b"<html><script>alert(9)</script></html>")
+    client = console_client()
+    answer = client.get("/download", params={"uri": f"s3://{BUCKET}/{key}"})
+    assert answer.status_code == 200
+    assert answer.content == b"<html><script>alert(9)</script></html>"
+    assert answer.headers["content-type"] == "application/octet-stream"
+    assert answer.headers["content-disposition"].startswith("attachment; filename*=UTF-8''")
+    assert "<" not in answer.headers["content-disposition"]
+    for uri in ("s3://another-bucket/secret.csv", f"s3://{BUCKET}/", "/etc/passwd",
+                f"s3://{BUCKET}/data/output/missing.csv"):
+        assert client.get("/download", params={"uri": uri}).status_code == 404, uri

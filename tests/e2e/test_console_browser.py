@@ -132,9 +132,11 @@ def test_a_running_jobs_progress_advances_without_a_reload(
     # When the page is left open, its row appears and its rows-so-far grow
     rows_so_far = "#running tr[data-job] [data-field=rows]"
 
-    def rows() -> int:
-        found = browser.find_elements(By.CSS_SELECTOR, rows_so_far)
-        return int(found[0].text.replace(",", "")) if found else 0
+    def rows() -> int:  # read in the page in one step: the script replaces rows as we look
+        text = browser.execute_script(
+            "const cell = document.querySelector(arguments[0]);"
+            "return cell ? cell.textContent : '0';", rows_so_far)
+        return int(text.replace(",", ""))
 
     WebDriverWait(browser, 60, 0.1).until(lambda d: rows() > 0)
     first = rows()

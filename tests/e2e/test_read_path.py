@@ -33,6 +33,26 @@ def figures() -> dict[str, list[dict]]:
             for name, sql in FIGURES.items()}
 
 
+def held_figures(engine) -> dict[str, list[dict]]:
+    """The same figures from a long-lived engine holding compacted rows in memory."""
+    engine.refresh()
+    return {name: json.loads(json.dumps(engine.run(sql).records(), default=str))
+            for name, sql in FIGURES.items()}
+
+
+@pytest.fixture
+def long_lived(trained):
+    """An engine as the console keeps one: jobs and violations copied into memory."""
+    from arq_batch import wiring
+    from arq_batch.kernel.settings import load_settings
+    from arq_batch.query.engine import QueryEngine
+
+    settings = load_settings()
+    return QueryEngine(settings, wiring.query_connection(settings),
+                       wiring.object_store(settings), keep_local=frozenset({"jobs",
+                                                                            "violations"}))
+
+
 def status() -> dict:
     found = json.loads(cli("status", "--json").stdout)
     # Sums of floats read in another order differ in their last bits: round the costs.
@@ -56,7 +76,7 @@ def _drifted() -> bytes:
     return "\n".join([lines[0], *(",".join(r) for r in rows)]).encode() + b"\n"
 
 
-def test_compaction_leaves_every_answer_as_it_was(s3, trained) -> None:
+def test_compaction_leaves_every_answer_as_it_was(s3, trained, long_lived) -> None:
     # Given jobs of every kind: done, failed, drifted
     for i in range(6):
         s3.put_object(Bucket=BUCKET, Key=f"data/input/a{i}.csv", Body=penguins_csv())
@@ -65,6 +85,7 @@ def test_compaction_leaves_every_answer_as_it_was(s3, trained) -> None:
     cli("worker", "--once")
     before, shown = figures(), status()
     assert sum(r["n"] for r in before["jobs"]) == 8 and before["violations"]
+    assert held_figures(long_lived) == before
     # When one compaction pass gathers everything
     done = json.loads(cli("compact", "--min-age", "0", "--json").stdout)["partitions"]
     # Then the small objects are gone, gathered into a few Parquet files ...
@@ -75,12 +96,24 @@ def test_compaction_leaves_every_answer_as_it_was(s3, trained) -> None:
                 if k.endswith("constraint_violations.json")]
     # ... and every answer, from SQL and from status, is what it was
     assert figures() == before and status() == shown
+    assert held_figures(long_lived) == before  # the console's engine, its copy made
     # And later jobs add to the compacted ones, counted once each
     s3.put_object(Bucket=BUCKET, Key="data/input/later.csv", Body=penguins_csv())
     cli("worker", "--once")
     after = figures()
     assert sum(r["n"] for r in after["jobs"]) == 9
     assert after["predictions"][0]["n"] == before["predictions"][0]["n"] + 344
+    assert held_figures(long_lived) == after
+    # ... also once compacted in turn: the copy takes the new file (and drops merged ones)
+    cli("compact", "--min-age", "0")
+    assert held_figures(long_lived) == after == figures()
+    # ... and when a merge replaces a file by another holding its rows, neither counts twice
+    old = next(k for k in keys(s3, "data/compacted/jobs/") if k.endswith(".parquet"))
+    s3.copy_object(Bucket=BUCKET, Key=old.replace(".parquet", "-merged.parquet"),
+                   CopySource={"Bucket": BUCKET, "Key": old})
+    assert held_figures(long_lived) == after
+    s3.delete_object(Bucket=BUCKET, Key=old)
+    assert held_figures(long_lived) == after == figures()
 
 
 def test_every_attempt_records_its_cpu_time_and_cost(s3, trained) -> None:

@@ -112,3 +112,39 @@ def test_the_evaluator_refuses_what_the_role_does_not_grant(task_role) -> None:
     for call in refused:
         assert not all(task_role.allows(n) for n in call.needs()), call
     assert json.dumps(task_role.statements)  # resolved: plain JSON, no intrinsic left
+
+
+@pytest.fixture(scope="module")
+def console_role() -> Policy:
+    return Policy.of_role(cfn_yaml.load(str(TEMPLATE)), "ConsoleRole", NAMES)
+
+
+def test_every_call_of_the_console_is_allowed_by_its_own_role(
+        s3, sqs, config_file, monkeypatch, console_role, task_role) -> None:
+    # Given two runs (the second the champion) and a dead letter
+    from starlette.testclient import TestClient
+
+    from arq_batch.console.app import create_app, from_settings
+
+    provision_and_train("species")
+    second = provision_and_train("sex")
+    sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName=DLQ)["QueueUrl"], MessageBody="{}")
+    calls = record_calls(monkeypatch)
+    # When every page is opened, and every action taken with the token
+    client = TestClient(create_app(from_settings(load_settings(), "role-token")))
+    for path in ("/", "/jobs", "/jobs/none", "/models", f"/models/{second}/report",
+                 "/monitoring", "/monitoring/report", "/dlq", "/query?sql=SELECT+1"):
+        assert client.get(path).status_code in (200, 404), path
+    bearer = {"authorization": "Bearer role-token"}
+    for path, form in (("/models/rollback", {"confirm": "yes"}),
+                       ("/models/promote", {"run_id": second, "confirm": "yes"}),
+                       ("/dlq/redrive", {})):
+        assert client.post(path, data=form, headers=bearer).status_code == 200, path
+    # Then the console role allows each call, and grants nothing no call used
+    needs = {str(n): n for call in calls for n in call.needs()}
+    denied = sorted(name for name, need in needs.items() if not console_role.allows(need))
+    assert denied == [], "\n".join(denied)
+    assert console_role.unused(list(needs.values())) == []
+    # ... while the workers' role could not have made the console's writes
+    writes = [n for n in needs.values() if n.action == "s3:PutObject"]
+    assert writes and not any(task_role.allows(n) for n in writes)

@@ -9,6 +9,8 @@ so the console works offline and in a locked-down VPC, and reads fine without sc
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,9 +60,15 @@ _TEMPLATES = Environment(loader=PackageLoader("arq_batch.console", "templates"),
 _TEMPLATES.globals["cell"] = cell
 
 
+def console_of(request: Request) -> Console:
+    """The console a request belongs to."""
+    console: Console = request.app.state.console
+    return console
+
+
 def render(request: Request, template: str, status: int = 200, **values: Any) -> HTMLResponse:
     """A page: the template with what every page needs (sign-in state, CSRF field)."""
-    console: Console = request.app.state.console
+    console = console_of(request)
     cookie = request.cookies.get(SESSION_COOKIE)
     signed_in = console.guard.session_ok(cookie)
     html = _TEMPLATES.get_template(template).render(
@@ -69,8 +77,9 @@ def render(request: Request, template: str, status: int = 200, **values: Any) ->
     return HTMLResponse(html, status_code=status)
 
 
-class SecurityHeaders:
-    """Adds the content policy and friends to every answer that has none of its own."""
+class Headers:
+    """Adds the content policy and friends to every answer that has none of its own, and
+    ``Server-Timing`` (the time until the answer started: what the page cost the server)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self._app = app
@@ -80,9 +89,13 @@ class SecurityHeaders:
             await self._app(scope, receive, send)
             return
 
+        started = time.perf_counter()
+
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
+                spent = (time.perf_counter() - started) * 1000
+                headers.append((b"server-timing", f"app;dur={spent:.1f}".encode()))
                 names = {name.lower() for name, _ in headers}
                 extra = {b"content-security-policy": PAGE_POLICY.encode(),
                          b"x-content-type-options": b"nosniff",
@@ -97,16 +110,16 @@ class SecurityHeaders:
 
 def create_app(console: Console) -> Starlette:
     """Every page, action and asset of contract section 13's console."""
-    from arq_batch.console import changes, pages
+    from arq_batch.console import changes, downloads, pages
 
     static = Path(__file__).parent / "static"
     app = Starlette(routes=[
-        *pages.routes(), *changes.routes(),
+        *pages.routes(), *changes.routes(), *downloads.routes(),
         Route("/healthz", _healthz, methods=["GET"]),
         Mount("/static", StaticFiles(directory=static), name="static"),
     ], exception_handlers={404: _not_found, 405: _not_allowed})
     app.state.console = console
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(Headers)
     return app
 
 
@@ -129,6 +142,7 @@ def serve(console: Console, host: str, port: int) -> None:
     logger.info("console on http://%s:%d (changes %s)", host, port,
                 "need the token" if console.guard.enabled else "off: no token",
                 extra={"event": "console_serving"})
+    threading.Thread(target=console.source.warm, name="warm", daemon=True).start()
     uvicorn.Server(uvicorn.Config(create_app(console), host=host, port=port,
                                   log_level="warning", access_log=False,
                                   timeout_graceful_shutdown=5)).run()
@@ -142,7 +156,8 @@ def from_settings(settings: Settings, token: str | None) -> Console:
     store = wiring.object_store(settings)
 
     def engine() -> QueryEngine:
-        return QueryEngine(settings, wiring.query_connection(settings), store)
+        return QueryEngine(settings, wiring.query_connection(settings), store,
+                           keep_local=frozenset({"jobs", "violations"}))
 
     return Console(settings, store, wiring.job_queue(settings),
                    wiring.model_store(settings, store), Source(engine, settings.console),

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from arq_batch.console.app import Console, render
+from arq_batch.console.app import Console, console_of, render
 from arq_batch.console.guard import CSRF_FIELD, SESSION_COOKIE, Verdict
 from arq_batch.feeders.dlq import redrive
 from arq_batch.kernel.errors import ArqError
@@ -74,7 +74,7 @@ def signin_page(request: Request) -> Response:
 
 async def signin(request: Request) -> Response:
     """Token in, session cookie out (HttpOnly, SameSite=Strict; Secure over HTTPS)."""
-    console, form = _console(request), await read_form(request)
+    console, form = console_of(request), await read_form(request)
     if not console.guard.token_matches(form.get("token")):
         return render(request, "signin.html", 401, next=_local(form.get("next")),
                       error="That is not the console's token." if console.guard.enabled
@@ -119,7 +119,7 @@ async def redrive_letters(request: Request) -> Response:
 
 async def _change(request: Request, form: Form, action: str, target: str,
                   act: Callable[[Console, str], str], confirm: str = "") -> Response:
-    console = _console(request)
+    console = console_of(request)
     verdict = console.guard.authorize(request.headers, request.cookies, form.get(CSRF_FIELD))
     if not verdict.allowed:
         return _refused(request, verdict)
@@ -159,11 +159,6 @@ def _previous(console: Console) -> str:
 def _refused(request: Request, verdict: Verdict) -> Response:
     return render(request, "message.html", verdict.status, title="Not allowed",
                   message=verdict.reason, signin=verdict.status == 401)
-
-
-def _console(request: Request) -> Console:
-    console: Console = request.app.state.console
-    return console
 
 
 def _source(request: Request) -> str:

@@ -17,7 +17,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from arq_batch.console import figures
-from arq_batch.console.app import REPORT_POLICY, Console, render
+from arq_batch.console.app import REPORT_POLICY, Console, console_of, render
 from arq_batch.console.charts import stacked
 from arq_batch.feeders.dlq import list_dead_letters
 from arq_batch.kernel.errors import ArqError, MissingObject, ModelError
@@ -35,13 +35,8 @@ def routes() -> list[Route]:
     return [Route("/", overview), Route("/jobs", jobs), Route("/jobs/{job_id:path}", job),
             Route("/models", models), Route("/models/{run_id}/report", model_report),
             Route("/monitoring", monitoring), Route("/monitoring/report", monitoring_report),
-            Route("/dlq", dlq), Route("/query", query_page), Route("/query.csv", query_csv),
+            Route("/dlq", dlq), Route("/query", query_page),
             Route("/events/progress", progress_events)]
-
-
-def _console(request: Request) -> Console:
-    console: Console = request.app.state.console
-    return console
 
 
 def running(console: Console) -> list[dict[str, Any]]:
@@ -52,7 +47,7 @@ def running(console: Console) -> list[dict[str, Any]]:
 
 def overview(request: Request) -> Response:
     """Queues, fleet, the last 24 hours, cost today, failures, drift, recent changes."""
-    console, now = _console(request), datetime.now(UTC)
+    console, now = console_of(request), datetime.now(UTC)
     hours = [(now - timedelta(hours=23 - i)).replace(minute=0, second=0, microsecond=0)
              for i in range(24)]
     by_hour = figures.hourly(console.source, now)
@@ -75,7 +70,7 @@ def overview(request: Request) -> Response:
 
 def jobs(request: Request) -> Response:
     """Jobs newest first, filtered; running ones with live progress."""
-    console, params = _console(request), request.query_params
+    console, params = console_of(request), request.query_params
     outcome = params.get("outcome", "")
     day = _date(params.get("date", ""))
     wanted = figures.JobFilter(outcome if outcome in OUTCOMES else "",
@@ -93,7 +88,7 @@ def jobs(request: Request) -> Response:
 
 def job(request: Request) -> Response:
     """One job: its attempts, error report, violations, input, output and model run."""
-    console, job_id = _console(request), request.path_params["job_id"]
+    console, job_id = console_of(request), request.path_params["job_id"]
     found = figures.job(console.source, console.store, console.settings, job_id)
     live = [j for j in running(console) if j["job_id"] == job_id]
     if found is None and not live:
@@ -104,7 +99,7 @@ def job(request: Request) -> Response:
 
 def models(request: Request) -> Response:
     """Runs with metrics and search candidates, the champion, promotions."""
-    console = _console(request)
+    console = console_of(request)
     s = console.settings
     cards = sorted(registry.cards(console.store, s), key=lambda c: c.created_at, reverse=True)
     current = registry.current_run(console.store, s)
@@ -119,7 +114,7 @@ def models(request: Request) -> Response:
 
 def model_report(request: Request) -> Response:
     """A run's report.html as training wrote it, sandboxed (it runs nothing)."""
-    console, run_id = _console(request), request.path_params["run_id"]
+    console, run_id = console_of(request), request.path_params["run_id"]
     if not _RUN_ID.fullmatch(run_id):
         return render(request, "message.html", 404, title="No such run", message=run_id)
     folder = registry.run_folder(console.settings, run_id)
@@ -134,7 +129,7 @@ def model_report(request: Request) -> Response:
 
 def monitoring(request: Request) -> Response:
     """Per feature, the share of jobs whose data broke its constraints, day by day."""
-    console, now = _console(request), datetime.now(UTC)
+    console, now = console_of(request), datetime.now(UTC)
     drift = figures.drift(console.source, now, DRIFT_DAYS)
     labels = [d.strftime("%m-%d") for d in drift["days"]]
     charts = [stacked(name, labels, {"flagged": [100 * v for v in shares]}, label_every=2,
@@ -148,7 +143,7 @@ def monitoring_report(request: Request) -> Response:
     """The champion's baseline against its recent jobs (``monitor report``'s page)."""
     from arq_batch.query import monitor_report
 
-    console = _console(request)
+    console = console_of(request)
     since = _date(request.query_params.get("since", "")) or datetime.now(UTC).date()
     try:
         model = console.models.get()
@@ -166,7 +161,7 @@ def monitoring_report(request: Request) -> Response:
 
 def dlq(request: Request) -> Response:
     """Dead letters with their reasons; redrive forms."""
-    console = _console(request)
+    console = console_of(request)
     depth = console.queue.depth(dead_letters=True)
     return render(request, "dlq.html", letters=list_dead_letters(console.queue, depth["visible"]),
                   depth=depth,
@@ -175,7 +170,7 @@ def dlq(request: Request) -> Response:
 
 def query_page(request: Request) -> Response:
     """Read-only SQL over the views: a form, the rows, a CSV link."""
-    console, sql = _console(request), request.query_params.get("sql", "").strip()
+    console, sql = console_of(request), request.query_params.get("sql", "").strip()
     if not sql:
         return render(request, "query.html", sql="", result=None, error="",
                       views=sorted(console.source.view_names()))
@@ -189,27 +184,9 @@ def query_page(request: Request) -> Response:
                   views=sorted(console.source.view_names()))
 
 
-def query_csv(request: Request) -> Response:
-    """The same statement's rows as CSV (same checks and limits)."""
-    import csv
-    import io
-
-    console, sql = _console(request), request.query_params.get("sql", "").strip()
-    try:
-        result, _ = console.source.run_people(sql)
-    except ArqError as exc:
-        return Response(f"{exc}\n", status_code=400, media_type="text/plain")
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(result.columns)
-    writer.writerows(result.rows)
-    return Response(out.getvalue(), media_type="text/csv", headers={
-        "content-disposition": 'attachment; filename="query.csv"'})
-
-
 async def progress_events(request: Request) -> Response:
     """Server-sent events: the running jobs, every progress interval, until the page goes."""
-    console = _console(request)
+    console = console_of(request)
     interval = min(console.settings.progress.interval_seconds, 5.0)
 
     async def stream() -> AsyncIterator[str]:

@@ -9,14 +9,18 @@ for two threads at once, hence the lock; pages hold it only for their statements
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 from arq_batch.kernel.console_settings import ConsoleSettings
+from arq_batch.kernel.errors import ArqError
 from arq_batch.query.engine import QueryEngine, QueryError, QueryResult
 from arq_batch.query.readonly import check_read_only
+
+logger = logging.getLogger(__name__)
 
 
 class Source:
@@ -28,6 +32,16 @@ class Source:
         self._engine: QueryEngine | None = None
         self._fresh_at = float("-inf")
         self._lock = threading.Lock()
+
+    def warm(self) -> None:
+        """Make the engine and its views now (at start-up, off the request path), so the
+        first page does not wait for the first copy of the compacted records."""
+        try:
+            for view in ("jobs", "violations"):
+                self.run(f"SELECT count(*) FROM {view}")
+        except ArqError:
+            logger.exception("warming the console's query engine failed",
+                             extra={"event": "console_warm_failed"})
 
     def view_names(self) -> frozenset[str]:
         """The views a statement may name."""

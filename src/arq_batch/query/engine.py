@@ -20,13 +20,15 @@ from arq_batch.kernel.errors import ArqError, ConfigError
 from arq_batch.kernel.ports import ObjectStore
 from arq_batch.kernel.settings import Settings
 from arq_batch.kernel.uris import S3Uri
-from arq_batch.query.fresh import FETCHED, fresh_table
+from arq_batch.query.fresh import FETCHED, HeldRows
+from arq_batch.query.local_copy import LocalCopy, hold
 from arq_batch.query.views import (
     COMPACTED,
     View,
     compacted_sql,
     fetched_sql,
     fresh_sql,
+    packed_sql,
     quote,
     source_sql,
     views,
@@ -62,7 +64,10 @@ class Runner(Protocol):
 class QueryEngine:
     """Runs SQL over the bucket; views are created for the names a statement mentions."""
 
-    def __init__(self, settings: Settings, connection: S3Connection, store: ObjectStore) -> None:
+    def __init__(self, settings: Settings, connection: S3Connection, store: ObjectStore,
+                 keep_local: frozenset[str] = frozenset()) -> None:
+        """``keep_local``: compacted views to copy into memory (``query.local_copy``), for
+        a reader that lives long enough to repay the copy."""
         self._settings, self._store = settings, store
         self._views = views(settings)
         self._db = duckdb.connect()
@@ -70,6 +75,11 @@ class QueryEngine:
         self._db.execute(_secret_sql(connection))
         self._db.execute("SET TimeZone = 'UTC'")  # dates of the dt= partitions are UTC days
         self._created: set[str] = set()
+        if keep_local:
+            hold(self._db)
+        self._local = {name: LocalCopy(self._db, store, S3Uri(settings.bucket, compacted_prefix(
+            settings.prefixes, name)), self._views[name]) for name in keep_local}
+        self._known = {name: HeldRows() for name in keep_local}
 
     @property
     def view_names(self) -> frozenset[str]:
@@ -111,12 +121,14 @@ class QueryEngine:
         return [name for name in self._views if name in words and name not in self._created]
 
     def _create(self, view: View) -> None:
-        if view.name not in COMPACTED:
+        if view.name in self._local:
+            body = self._local[view.name].body(self._fresh(view))
+        elif view.name not in COMPACTED:
             urls = self._sources(view)
             body = source_sql(view, urls) if urls else view.empty_sql()
         else:
             fresh, compacted = self._fresh(view), self._compacted(view)
-            body = (compacted_sql(view, fresh, compacted) if compacted
+            body = (compacted_sql(view, fresh, compacted) if compacted is not None
                     else f"SELECT * EXCLUDE (filename) FROM ({fresh})" if fresh
                     else view.empty_sql())
         self._db.execute(f"CREATE OR REPLACE VIEW {view.name} AS {body}")
@@ -144,21 +156,23 @@ class QueryEngine:
             return fresh_sql(view, "[" + ", ".join(quote(u) for u in urls) + "]") if urls \
                 else None
         dataset = datasets(self._settings.prefixes)[view.name]
-        table = fresh_table(self._store, self._settings.bucket, dataset)
+        table = (self._known[view.name] if view.name in self._known else HeldRows()).table(
+            self._store, self._settings.bucket, dataset)
         if table is None:
             return None
         self._db.register(f"{view.name}_fresh", table)
         sql: str = fetched_sql(view, f"{view.name}_fresh")
         return sql
 
-    def _compacted(self, view: View) -> list[str]:
-        """The view's compacted files, as one glob (none while there are none)."""
+    def _compacted(self, view: View) -> str | None:
+        """The view's compacted rows as a relation: its local copy, or one glob over its
+        files (None while there are none)."""
         folder = compacted_prefix(self._settings.prefixes, view.name)
         keys = self._store.list_keys(S3Uri(self._settings.bucket, folder))
         if not any(k.endswith(".parquet") for k in keys):
-            return []
+            return None
         depth = "*/*/" if view.name == "predictions" else "*/"
-        return [f"s3://{self._settings.bucket}/{folder}{depth}*.parquet"]
+        return packed_sql(view, [f"s3://{self._settings.bucket}/{folder}{depth}*.parquet"])
 
     def _literal_sources(self, view: View) -> list[str]:
         """Keys named after inputs are data: any character may be in them. While every key

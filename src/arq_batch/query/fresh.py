@@ -18,12 +18,24 @@ from arq_batch.kernel.uris import S3Uri
 FETCHED = ("jobs", "violations")  # the views whose fresh objects are fetched here
 
 
-def fresh_table(store: ObjectStore, bucket: str, dataset: Dataset) -> pa.Table | None:
-    """Every small object of ``dataset`` as rows, with ``filename`` (its URI) and ``dt``
-    (its partition's day, as text); None while there are none."""
-    keys = [k for k in store.list_keys(S3Uri(bucket, dataset.prefix))
-            if dataset.partition(k) is not None]
-    if not keys:
-        return None
-    table = pa.concat_tables(read_rows(store, bucket, dataset, keys))
-    return table.rename_columns(["filename" if n == SOURCE else n for n in table.column_names])
+class HeldRows:
+    """The rows of a dataset's small objects, kept by key between reads: the objects are
+    written once and never changed (one per attempt or job), so a long-lived reader
+    fetches each once and later reads only list the prefix."""
+
+    def __init__(self) -> None:
+        self._rows: dict[str, pa.Table] = {}
+
+    def table(self, store: ObjectStore, bucket: str, dataset: Dataset) -> pa.Table | None:
+        """Every small object of ``dataset`` as rows, with ``filename`` (its URI) and
+        ``dt`` (its partition's day, as text); None while there are none."""
+        keys = [k for k in store.list_keys(S3Uri(bucket, dataset.prefix))
+                if dataset.partition(k) is not None]
+        new = [k for k in keys if k not in self._rows]
+        fetched = dict(zip(new, read_rows(store, bucket, dataset, new), strict=True))
+        self._rows = {k: self._rows[k] if k in self._rows else fetched[k] for k in keys}
+        if not keys:
+            return None
+        table = pa.concat_tables(self._rows.values())
+        return table.rename_columns(["filename" if n == SOURCE else n
+                                     for n in table.column_names])

@@ -94,14 +94,25 @@ def fetched_sql(view: View, relation: str) -> str:
     return f"SELECT * EXCLUDE (dt){casts}, CAST(dt AS DATE) AS dt FROM {relation}"
 
 
-def compacted_sql(view: View, fresh: str | None, compacted: list[str]) -> str:
-    """``view`` over its compacted Parquet files and the fresh small objects' rows.
+def typed_sql(view: View, relation: str) -> str:
+    """``relation``'s rows with the view's types (the ledger's times as timestamps)."""
+    casts = f" REPLACE ({_CASTS})" if view.name == "jobs" else ""
+    return f"SELECT *{casts} FROM {relation}"
+
+
+def packed_sql(view: View, compacted: list[str]) -> str:
+    """The compacted Parquet files of ``view`` as one relation, with ``filename``."""
+    return (f"read_parquet([{', '.join(quote(u) for u in compacted)}], filename=true, "
+            f"hive_partitioning=true, union_by_name=true, hive_types={_HIVE[view.name]})")
+
+
+def compacted_sql(view: View, fresh: str | None, packed: str) -> str:
+    """``view`` over its compacted rows (``packed``: ``packed_sql`` or a local copy of it)
+    and the fresh small objects' rows.
 
     Each source's rows come from one compacted file only (a merge writes the new file
     before it removes the old ones), and a small object is read only while no compacted
     file holds it (a compactor removes them after its file is committed)."""
-    packed = (f"read_parquet([{', '.join(quote(u) for u in compacted)}], filename=true, "
-              f"hive_partitioning=true, union_by_name=true, hive_types={_HIVE[view.name]})")
     replace = f" REPLACE ({_CASTS})" if view.name == "jobs" else ""
     select = (f"SELECT * EXCLUDE (source, filename){replace} FROM {packed} AS p SEMI JOIN "
               f"(SELECT source, min(filename) AS filename FROM {packed} GROUP BY source) "
