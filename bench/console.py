@@ -2,7 +2,8 @@
 memory (`make bench-console`).
 
 The console runs from a venv of its own image's lock (requirements-console.txt, made
-in .venv-console on first use): no pandas or scikit-learn, as deployed.
+in .venv-console on first use): no pandas or scikit-learn, and MALLOC_ARENA_MAX=2, as
+deployed.
 
 The bucket as a fleet leaves it after 10 hours at 10,000 jobs an hour (one in fifty
 dead): records older than 50 s compacted into Parquet, the newest as small objects; one
@@ -78,7 +79,8 @@ class Console:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         self.pause = pause
-        env = {**os.environ, "ARQ_BATCH_CONFIG": str(config)}
+        # MALLOC_ARENA_MAX as the image sets it (Dockerfile)
+        env = {**os.environ, "ARQ_BATCH_CONFIG": str(config), "MALLOC_ARENA_MAX": "2"}
         self.process = subprocess.Popen([str(lean_python()), "-m", "arq_batch", "console",
                                          "--port", str(self.port)], env=env)
         deadline = time.monotonic() + 60

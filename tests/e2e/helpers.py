@@ -20,7 +20,7 @@ from arq_batch.models import registry
 from arq_batch.models.store import ModelStore
 from arq_batch.monitoring.baseline import CONSTRAINTS_FILE, STATISTICS_FILE
 from arq_batch.training.pickles import load_pipeline
-from arq_batch.training.pipeline import TrainRequest, train
+from arq_batch.training.pipeline import REPORT_FILE, TrainRequest, train
 
 from ..conftest import PENGUINS
 
@@ -45,7 +45,7 @@ def provision_and_train(target: str = "species", data: Path = PENGUINS) -> str:
         folder = layout.run_uri(settings.bucket, settings.prefixes, run_id)
         _RUNS[str(data), target] = run_id, {name: store.get_bytes(folder.child(name))
                                  for name in (MODEL_FILE, SCORER_FILE, CARD_FILE,
-                                              STATISTICS_FILE, CONSTRAINTS_FILE)}
+                                              STATISTICS_FILE, CONSTRAINTS_FILE, REPORT_FILE)}
         return run_id
     run_id, files = _RUNS[str(data), target]
     folder = layout.run_uri(settings.bucket, settings.prefixes, run_id)

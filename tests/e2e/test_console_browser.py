@@ -124,9 +124,9 @@ def test_a_running_jobs_progress_advances_without_a_reload(
     # Given progress published every 0.3 s and a job of several seconds on a worker
     config_file(progress={"interval_seconds": 0.3})
     provision_and_train()
-    big_job(s3, copies=15000)
+    big_job(s3, copies=8000)
     url = console().url
-    worker = start_worker()
+    start_worker()
     visit(browser, f"{url}/jobs?outcome=running")
     browser.execute_script("window.sameDocument = true")
     # When the page is left open, its row appears and its rows-so-far grow
@@ -146,10 +146,6 @@ def test_a_running_jobs_progress_advances_without_a_reload(
     assert browser.execute_script("return window.sameDocument") is True
     assert int(browser.find_element(By.ID, "running").get_attribute("data-updates")) >= 2
     assert script_errors(browser) == []
-    worker.wait_for(lambda: bool(worker.jobs("done")), timeout=120)
-    WebDriverWait(browser, 30, 0.2).until(
-        lambda d: d.find_elements(By.CSS_SELECTOR, "#running tr.none"))
-    worker.stop()
 
 
 def test_redrive_from_the_page_moves_the_message_back(sqs, config_file, console,
