@@ -91,3 +91,24 @@ def test_every_spelling_of_missing_scores_as_missing(mass_model, spelling: str) 
     out = score(pa.RecordBatch.from_pandas(text, preserve_index=False), scorer)
     np.testing.assert_allclose(out.column("score").to_numpy(), pipeline.predict(rows),
                                rtol=1e-10)
+
+
+@pytest.mark.parametrize("cell", ["1e400", "-1e400", "inf", "-inf", "Infinity", " INF "])
+def test_an_infinite_number_is_a_bad_value_never_a_nan_score(species_model, cell: str) -> None:
+    # Scored, an infinite feature gives a NaN score and the first class, silently
+    _, scorer, x = species_model
+    text = as_text_batch(x.head(4)).to_pandas()
+    text.loc[2, "bill_length_mm"] = cell
+    with pytest.raises(InvalidValues) as caught:
+        score(pa.RecordBatch.from_pandas(text, preserve_index=False), scorer)
+    assert [(b.row, b.column) for b in caught.value.bad] == [(2, "bill_length_mm")]
+    assert "is not a finite number" in str(caught.value)
+
+
+def test_an_infinite_float_in_a_typed_column_is_a_bad_value_too(mass_model) -> None:
+    _, scorer, x = mass_model
+    typed = x.head(3).copy()
+    typed["flipper_length_mm"] = typed["flipper_length_mm"].astype(float)
+    typed.loc[typed.index[0], "flipper_length_mm"] = np.inf
+    with pytest.raises(InvalidValues, match="'inf' is not a finite number"):
+        score(pa.RecordBatch.from_pandas(typed, preserve_index=False), scorer)

@@ -61,8 +61,10 @@ def values_of(name: str) -> Iterator[None]:
 
 
 def numbers(column: pa.Array | pa.ChunkedArray, name: str, boolean: bool) -> np.ndarray:
-    """One rule in every format: a boolean serves only a feature trained from booleans."""
-    kind = column.type
+    """One rule in every format: a boolean serves only a feature trained from booleans,
+    and an infinite number (``inf``, ``-inf``, ``1e400``) serves none: scored, it would
+    give a NaN score with a confident label, silently."""
+    kind, given = column.type, column
     if boolean:
         column = _booleans(column, name)
     elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
@@ -75,10 +77,23 @@ def numbers(column: pa.Array | pa.ChunkedArray, name: str, boolean: bool) -> np.
         raise DataError(f"column {name!r} has type {kind}, but the model needs numbers")
     kind = column.type
     values = column if kind == pa.float64() else pc.cast(column, pa.float64())
+    infinite = pc.is_inf(values)
+    if pc.any(infinite).as_py():
+        raise InvalidValues(_infinite(given, infinite, name))
     if values.null_count:
         values = pc.fill_null(values, np.nan)
     array: np.ndarray = np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float64)
     return array
+
+
+def _infinite(given: pa.Array | pa.ChunkedArray, infinite: pa.Array | pa.ChunkedArray,
+              name: str) -> list[BadValue]:
+    flags = pa.concat_arrays(infinite.chunks) if isinstance(infinite, pa.ChunkedArray) \
+        else infinite
+    rows = pc.indices_nonzero(flags).to_pylist()[:MAX_REPORTED]
+    shown = [str(given[r].as_py()) for r in rows]
+    return [BadValue(r, name, text, f"{text[:40]!r} is not a finite number")
+            for r, text in zip(rows, shown, strict=True)]
 
 
 # How a boolean feature's values may be spelled as text (lower-cased first), everywhere.
