@@ -208,3 +208,35 @@ def test_pages_carry_a_content_policy_and_no_page_needs_a_script_from_elsewhere(
     assert not re.search(r'(src|href)="(https?:)?//', answer.text)  # nothing off-site
     assert client.get("/static/console.js").status_code == 200
     assert client.get("/healthz").text == "ok\n"
+
+
+def test_running_jobs_stream_as_server_sent_events(bucket, settings, queue) -> None:
+    import time
+
+    from arq_batch.engine.progress import JobProgress
+
+    now = time.time()
+    job = JobProgress("job-<1>", "s3://arq-batch-s3/data/input/a.csv", "w1", now - 10, now,
+                      500, 1000, 4000)
+    bucket.put_bytes(layout.progress_uri(settings.bucket, settings.prefixes, job.job_id),
+                     job.to_json())
+    client = TestClient(create_app(make_console(settings, bucket, queue)))
+    with client.stream("GET", "/events/progress") as answer:
+        assert answer.headers["content-type"].startswith("text/event-stream")
+        lines = answer.iter_lines()
+        assert next(lines) == "event: progress"
+        (shown,) = json.loads(next(lines).removeprefix("data: "))
+    assert (shown["job_id"], shown["rows"], shown["percent"]) == ("job-<1>", 500, 25.0)
+    assert shown["eta_seconds"] == pytest.approx(30.0, abs=1.0)
+
+
+def test_a_store_that_fails_gives_a_page_that_says_so(bucket, settings, queue) -> None:
+    from arq_batch.kernel.errors import RetryableError
+
+    def unreachable():
+        raise RetryableError("the bucket did not answer")
+
+    console = make_console(settings, bucket, queue)
+    console = Console(**{**console.__dict__, "source": Source(unreachable, settings.console)})
+    answer = TestClient(create_app(console)).get("/jobs")
+    assert answer.status_code == 503 and "the bucket did not answer" in answer.text

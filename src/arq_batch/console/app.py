@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from arq_batch.console.audit import AuditLog
 from arq_batch.console.guard import SESSION_COOKIE, Guard
 from arq_batch.console.source import Source
+from arq_batch.kernel.errors import ArqError
 from arq_batch.kernel.ports import DeadLetterQueue, ObjectStore
 from arq_batch.kernel.settings import Settings
 from arq_batch.models.store import ModelStore
@@ -117,7 +118,7 @@ def create_app(console: Console) -> Starlette:
         *pages.routes(), *changes.routes(), *downloads.routes(),
         Route("/healthz", _healthz, methods=["GET"]),
         Mount("/static", StaticFiles(directory=static), name="static"),
-    ], exception_handlers={404: _not_found, 405: _not_allowed})
+    ], exception_handlers={404: _not_found, 405: _not_allowed, ArqError: _unavailable})
     app.state.console = console
     app.add_middleware(Headers)
     return app
@@ -135,6 +136,16 @@ async def _not_found(request: Request, exc: Exception) -> Response:
 async def _not_allowed(request: Request, exc: Exception) -> Response:
     return render(request, "message.html", 405, title="Method not allowed",
                   message=f"{request.method} is not allowed on {request.url.path}.")
+
+
+async def _unavailable(request: Request, exc: Exception) -> Response:
+    """What the bucket, a queue or the SQL engine refused: a page that says so (503), not
+    a bare 500; the details go to the log."""
+    logger.warning("page %s failed: %s", request.url.path, exc,
+                   extra={"event": "console_page_failed", "error": type(exc).__name__})
+    kind = getattr(exc, "kind", "error")
+    return render(request, "message.html", 503, title="Not available right now",
+                  message=f"The page could not be read ({kind}: {exc}). Try again shortly.")
 
 
 def serve(console: Console, host: str, port: int) -> None:
