@@ -33,6 +33,7 @@ class Chart:
     bars: list[Bar]
     labels: list[tuple[float, str]]
     top: float
+    unit: str = ""
     width: int = WIDTH
     height: int = HEIGHT
 
@@ -61,4 +62,4 @@ def stacked(title: str, columns: Sequence[str], series: Mapping[str, Sequence[fl
                             round(height, 1), name, f"{column}: {values[i]:,.4g} {unit}{name}"))
     labels = [(round(i * step + step / 2, 1), c) for i, c in enumerate(columns)
               if i % label_every == 0]
-    return Chart(title, bars, labels, top)
+    return Chart(title, bars, labels, top, unit.strip())
