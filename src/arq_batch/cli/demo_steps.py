@@ -19,6 +19,7 @@ from arq_batch import wiring
 from arq_batch.aws.emulator import Emulator
 from arq_batch.aws.provision import provision
 from arq_batch.aws.s3 import S3Store
+from arq_batch.cli.demo_console import console_stage
 from arq_batch.cli.query import current_status, engine_for, render_table, status_text
 from arq_batch.feeders import dlq
 from arq_batch.kernel.settings import Settings
@@ -62,9 +63,11 @@ def run_demo(settings: Settings, verbose: bool = True) -> tuple[dict[str, Any], 
         answer = _endpoint_round_trip(say)
         say("7. SQL over what just happened (arq-batch query), then arq-batch status")
         answers = _sql_stage(settings, say)
+        say("8. the console over the same bucket (arq-batch console; docs/console.md)")
+        pages = console_stage(say)
     summary = {"run_id": trained.run_id, "metrics": trained.metrics, "jobs": jobs,
                "dead_letters": [d.error for d in letters], "endpoint_answer": answer,
-               "queries": answers}
+               "queries": answers, "console_pages": pages}
     return summary, "demo finished: everything shut down"
 
 
