@@ -98,15 +98,15 @@ async def promote(request: Request) -> Response:
     form = await read_form(request)
     run_id = form.get("run_id")
     return await _change(request, form, "promote", run_id, lambda c, actor: _move(
-        c, run_id, "promote", actor), confirm=f"Point latest.json at run {run_id}?")
+        c, run_id, "promote", actor), confirm=lambda c: f"Point latest.json at run {run_id}?")
 
 
 async def rollback(request: Request) -> Response:
     """Back to the run promoted before the current one, once confirmed."""
     form = await read_form(request)
     return await _change(request, form, "rollback", "latest.json", lambda c, actor: _move(
-        c, _previous(c), "rollback", actor), confirm="Roll latest.json back to the run "
-                                                     "promoted before the current one?")
+        c, _previous(c), "rollback", actor), confirm=lambda c: "Roll latest.json back to "
+                                                               f"run {_previous(c)}?")
 
 
 async def redrive_letters(request: Request) -> Response:
@@ -118,13 +118,19 @@ async def redrive_letters(request: Request) -> Response:
 
 
 async def _change(request: Request, form: Form, action: str, target: str,
-                  act: Callable[[Console, str], str], confirm: str = "") -> Response:
+                  act: Callable[[Console, str], str],
+                  confirm: Callable[[Console], str] | None = None) -> Response:
     console = console_of(request)
     verdict = console.guard.authorize(request.headers, request.cookies, form.get(CSRF_FIELD))
     if not verdict.allowed:
         return _refused(request, verdict)
     if confirm and form.get("confirm") != "yes":
-        return render(request, "confirm.html", question=confirm, action=request.url.path,
+        try:
+            question = await run_in_threadpool(confirm, console)
+        except ArqError as exc:  # nothing to roll back to, say: no question to ask
+            return render(request, "message.html", 409, title="Cannot do that",
+                          message=str(exc))
+        return render(request, "confirm.html", question=question, action=request.url.path,
                       fields={k: v for k, v in form.fields.items() if k != CSRF_FIELD})
     try:
         result = await run_in_threadpool(act, console, verdict.actor)
