@@ -184,3 +184,20 @@ def test_a_jobs_input_and_output_download_as_files_and_nothing_outside_the_bucke
     for uri in ("s3://another-bucket/secret.csv", f"s3://{BUCKET}/", "/etc/passwd",
                 f"s3://{BUCKET}/data/output/missing.csv"):
         assert client.get("/download", params={"uri": uri}).status_code == 404, uri
+
+
+def test_the_overview_shows_cost_per_job_per_day_and_per_million_rows(s3, config_file) -> None:
+    provision(load_settings())
+    now = datetime.now(UTC)
+    for i, (outcome, rows) in enumerate((("done", 1000), ("done", 3000), ("dead", 0))):
+        record = LedgerRecord(f"job-{i}", f"m{i}", 1, "w", outcome, now - timedelta(seconds=2),
+                              now, input=f"s3://{BUCKET}/data/input/{i}.csv", rows=rows,
+                              cpu_seconds=0.5, cost_usd=2e-6)
+        uri = layout.ledger_uri(BUCKET, load_settings().prefixes, record.dt, record.job_id, 1)
+        s3.put_object(Bucket=BUCKET, Key=uri.key, Body=record.to_json())
+    page = console_client().get("/").text
+    table = page[page.index('id="cost"'):page.index("</table>", page.index('id="cost"'))]
+    cells = [c.split(">")[-1] for c in table.split("</td>")][:6]
+    # 3 jobs, 4,000 rows scored (done ones), $0.000006 in all, per job, per million rows
+    assert cells == [now.date().isoformat(), "3", "4,000", "$0.000006", "$0.000002",
+                     "$0.001500"]

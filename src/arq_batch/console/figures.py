@@ -29,6 +29,10 @@ _TODAY = """
 SELECT count(DISTINCT job_id) AS jobs, coalesce(sum(cost_usd), 0) AS usd,
        coalesce(sum(rows) FILTER (WHERE outcome = 'done'), 0) AS rows
 FROM jobs WHERE dt = CAST($today AS DATE)"""
+_BY_DAY = """
+SELECT dt, count(DISTINCT job_id) AS jobs, coalesce(sum(cost_usd), 0) AS usd,
+       coalesce(sum(rows) FILTER (WHERE outcome = 'done'), 0) AS rows
+FROM jobs WHERE dt >= CAST($since AS DATE) GROUP BY dt ORDER BY dt DESC"""
 # One row per job: its latest attempt, with what all its attempts cost.
 _JOBS = """
 SELECT job_id, arg_max(input, finished_at) AS input, arg_max(outcome, finished_at) AS outcome,
@@ -74,6 +78,17 @@ def workers(source: Source, now: datetime) -> list[dict[str, Any]]:
 def today(source: Source, now: datetime) -> dict[str, Any]:
     """Today's (UTC) jobs, cost and rows, and the cost per job and per million rows."""
     jobs, usd, rows = source.run(_TODAY, {"today": now.date()}).rows[0]
+    return _costs(jobs, usd, rows)
+
+
+def cost_by_day(source: Source, now: datetime, days: int = 7) -> list[dict[str, Any]]:
+    """The last ``days`` UTC days that had jobs: jobs, rows, cost, per job, per million."""
+    since = (now - timedelta(days=days - 1)).date()
+    return [{"dt": dt} | _costs(jobs, usd, rows)
+            for dt, jobs, usd, rows in source.run(_BY_DAY, {"since": since}).rows]
+
+
+def _costs(jobs: int, usd: float, rows: int) -> dict[str, Any]:
     return {"jobs": jobs, "usd": float(usd), "rows": int(rows),
             "per_job": float(usd) / jobs if jobs else None,
             "per_million_rows": float(usd) * 1e6 / rows if rows else None}

@@ -64,6 +64,7 @@ def overview(request: Request) -> Response:
                   running=running(console),
                   workers=figures.workers(console.source, now),
                   today=figures.today(console.source, now),
+                  by_day=figures.cost_by_day(console.source, now),
                   figures=job_figures(console.source, now),
                   charts=[jobs_chart, rows_chart], audit=console.audit.recent(10))
 
