@@ -60,11 +60,12 @@ def _tree(sql: str) -> dict[str, Any]:
 
 def _check_node(node: dict[str, Any], tables: frozenset[str] | set[str]) -> None:
     kind = node.get("type")
-    if "from_table" in node or kind in ("TABLE_FUNCTION", "SHOW_REF", "PIVOT"):
-        ref = node.get("from_table") or node
-        if ref.get("type") not in _ALLOWED_REFS:
-            raise Refused(f"read-only: {_describe(ref)} is not allowed; "
-                          "read the views (jobs, predictions, errors, ...)")
+    # A table reference (what FROM and JOIN hold) has an alias and a sample, and no class;
+    # only the kinds known to read nothing but views and subqueries pass.
+    if "class" not in node and "alias" in node and "sample" in node \
+            and kind not in _ALLOWED_REFS:
+        raise Refused(f"read-only: {_describe(node)} is not allowed; "
+                      "read the views (jobs, predictions, errors, ...)")
     if kind == "BASE_TABLE":
         name = str(node.get("table_name", ""))
         if node.get("schema_name") or node.get("catalog_name") or name.lower() not in tables:
