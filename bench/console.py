@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,6 +40,7 @@ import psutil
 from arq_batch.aws.emulator import Emulator
 from arq_batch.aws.provision import provision
 from arq_batch.aws.s3 import S3Store
+from arq_batch.cli.demo_console import start_console
 from arq_batch.kernel.settings import load_settings
 from arq_batch.training.pipeline import TrainRequest, train
 from query import FRESH_SECONDS, put_compacted, put_small, records, timed
@@ -72,29 +72,17 @@ def fill(emulator: Emulator, settings, jobs: int) -> None:
 
 
 class Console:
-    """``arq-batch console`` on a free port with a given config."""
+    """``arq-batch console`` from the lean venv with a given config."""
 
     def __init__(self, config: Path, pause: float) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
         self.pause = pause
         # MALLOC_ARENA_MAX as the image sets it (Dockerfile)
-        env = {**os.environ, "ARQ_BATCH_CONFIG": str(config), "MALLOC_ARENA_MAX": "2"}
-        self.process = subprocess.Popen([str(lean_python()), "-m", "arq_batch", "console",
-                                         "--port", str(self.port)], env=env)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=2)
-                return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError("console did not start")
+        self.process, self.url = start_console(None, str(lean_python()), env={
+            "ARQ_BATCH_CONFIG": str(config), "MALLOC_ARENA_MAX": "2"})
 
     def server_ms(self, path: str) -> float:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}",
+            with urllib.request.urlopen(f"{self.url}{path}",
                                         timeout=120) as answer:
                 answer.read()
                 timing = answer.headers["server-timing"]

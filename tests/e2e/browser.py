@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import base64
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+
+from arq_batch.cli.demo_console import start_console
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
@@ -57,32 +54,15 @@ def screenshot(driver: webdriver.Chrome, name: str) -> Path:
 
 
 class ConsoleProcess:
-    """``arq-batch console`` on a free loopback port, with a token."""
+    """``arq-batch console`` on a free loopback port, with a token, its output in a file."""
 
     def __init__(self, token: str, log: Path) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
         self._log = open(log, "w")  # noqa: SIM115 - closed in stop()
-        env = dict(os.environ, ARQ_BATCH_CONSOLE_TOKEN=token)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "arq_batch", "console", "--port", str(self.port)],
-            stdout=self._log, stderr=subprocess.STDOUT, env=env)
-        self._wait_healthy(log)
-
-    def _wait_healthy(self, log: Path, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"console exited:\n{log.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as answer:
-                    if answer.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.1)
-        raise AssertionError(f"console not healthy in {timeout} s:\n{log.read_text()}")
+        try:
+            self.process, self.url = start_console(token, output=self._log)
+        except RuntimeError as exc:
+            self._log.close()
+            raise AssertionError(f"{exc}:\n{log.read_text()}") from exc
 
     def stop(self) -> None:
         self.process.terminate()

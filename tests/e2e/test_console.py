@@ -74,11 +74,13 @@ def hostile_training_data(tmp_path: Path) -> Path:
     return path
 
 
-def ledger_entry(s3: Any, job: str, outcome: str, error: str = "") -> None:
+def ledger_entry(s3: Any, job: str, outcome: str, error: str = "", rows: int = 10,
+                 cost_usd: float | None = None) -> None:
     now = datetime.now(UTC)
     record = LedgerRecord(job, job, 1, "worker-<b>1</b>", outcome, now - timedelta(seconds=2),
-                          now, input=f"s3://{BUCKET}/data/input/{job}.csv", rows=10,
-                          error_class=error and "data_error", error_message=error or None)
+                          now, input=f"s3://{BUCKET}/data/input/{job}.csv", rows=rows,
+                          error_class=error and "data_error", error_message=error or None,
+                          cost_usd=cost_usd)
     uri = layout.ledger_uri(BUCKET, load_settings().prefixes, record.dt, job, 1)
     s3.put_object(Bucket=BUCKET, Key=uri.key, Body=record.to_json())
 
@@ -190,11 +192,7 @@ def test_the_overview_shows_cost_per_job_per_day_and_per_million_rows(s3, config
     provision(load_settings())
     now = datetime.now(UTC)
     for i, (outcome, rows) in enumerate((("done", 1000), ("done", 3000), ("dead", 0))):
-        record = LedgerRecord(f"job-{i}", f"m{i}", 1, "w", outcome, now - timedelta(seconds=2),
-                              now, input=f"s3://{BUCKET}/data/input/{i}.csv", rows=rows,
-                              cpu_seconds=0.5, cost_usd=2e-6)
-        uri = layout.ledger_uri(BUCKET, load_settings().prefixes, record.dt, record.job_id, 1)
-        s3.put_object(Bucket=BUCKET, Key=uri.key, Body=record.to_json())
+        ledger_entry(s3, f"job-{i}", outcome, rows=rows, cost_usd=2e-6)
     page = console_client().get("/").text
     table = page[page.index('id="cost"'):page.index("</table>", page.index('id="cost"'))]
     cells = [c.split(">")[-1] for c in table.split("</td>")][:6]

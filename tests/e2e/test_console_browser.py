@@ -19,7 +19,15 @@ from arq_batch.kernel.settings import load_settings
 
 from .browser import ConsoleProcess, chromium, screenshot, script_errors
 from .conftest import cli
-from .helpers import BUCKET, big_job, penguins_csv, provision_and_train, queue_url
+from .helpers import (
+    BUCKET,
+    DLQ,
+    big_job,
+    penguins_csv,
+    provision_and_train,
+    queue_depth,
+    queue_url,
+)
 
 pytestmark = pytest.mark.browser
 TOKEN = "browser-test-token"
@@ -164,28 +172,21 @@ def test_redrive_from_the_page_moves_the_message_back(sqs, config_file, console,
                                                        browser) -> None:
     # Given a dead letter
     provision_and_train()
-    dlq = queue_url(sqs, "arq-batch-sqs-dlq")
-    sqs.send_message(QueueUrl=dlq, MessageBody='{"input": "s3://arq-batch-s3/data/input/x.csv"}')
+    sqs.send_message(QueueUrl=queue_url(sqs, DLQ), MessageBody='{"input": "s3://arq-batch-s3/data/input/x.csv"}')
     url = console().url
-    waiting = _depth(sqs, queue_url(sqs))  # S3's test event, from provisioning
+    waiting = queue_depth(sqs)  # S3's test event, from provisioning
     # When an operator who is not signed in presses Redrive, nothing moves
     visit(browser, f"{url}/dlq")
     press(browser, "#letters form button")
     assert "Not allowed" in browser.find_element(By.TAG_NAME, "h1").text
     script_errors(browser)  # the 401 itself is logged as a failed load
-    assert _depth(sqs, dlq) == 1 and _depth(sqs, queue_url(sqs)) == waiting
+    assert queue_depth(sqs, DLQ) == 1 and queue_depth(sqs) == waiting
     # ... and once signed in, it goes back to the job queue
     sign_in(browser, url)
     visit(browser, f"{url}/dlq")
     press(browser, "#letters form button")
     assert "1 message(s) moved" in browser.find_element(By.ID, "result").text
-    assert _depth(sqs, dlq) == 0 and _depth(sqs, queue_url(sqs)) == waiting + 1
-
-
-def _depth(sqs: Any, url: str) -> int:
-    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
-        "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
-    return sum(int(v) for v in attrs.values())
+    assert queue_depth(sqs, DLQ) == 0 and queue_depth(sqs) == waiting + 1
 
 
 def test_promote_and_rollback_change_latest_json_only_with_the_token(

@@ -17,19 +17,34 @@ PAGES = ("/", "/jobs", "/jobs?outcome=dead", "/models", "/monitoring", "/dlq",
          "/query?sql=SELECT+outcome,count(*)+FROM+jobs+GROUP+BY+1")
 
 
-def console_stage(say: Any) -> dict[str, int]:
-    """Start the console, fetch each page, redrive the DLQ over HTTP, stop it."""
-    token = secrets.token_hex(16)
+def start_console(token: str | None, python: str = sys.executable,
+                  env: dict[str, str] | None = None, output: Any = subprocess.DEVNULL
+                  ) -> tuple[subprocess.Popen[bytes], str]:
+    """``arq-batch console`` on a free loopback port, healthy; the process and its URL
+    (the demo's, the browser tests' and the benchmark's one way to start it)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    environment = {**os.environ, **(env or {})}
+    environment.pop("ARQ_BATCH_CONSOLE_TOKEN", None)
+    if token:
+        environment["ARQ_BATCH_CONSOLE_TOKEN"] = token
+    process = subprocess.Popen([python, "-m", "arq_batch", "console", "--port", str(port)],
+                               env=environment, stdout=output, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "arq_batch", "console", "--port", str(port)],
-        env={**os.environ, "ARQ_BATCH_CONSOLE_TOKEN": token},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait(url)
+        _wait(url, process)
+    except RuntimeError:
+        process.kill()
+        raise
+    return process, url
+
+
+def console_stage(say: Any) -> dict[str, int]:
+    """Start the console, fetch each page, redrive the DLQ over HTTP, stop it."""
+    token = secrets.token_hex(16)
+    process, url = start_console(token)
+    try:
         shown = {path: _fetch(url + path, say) for path in PAGES}
         refused = _post(f"{url}/dlq/redrive", None)
         done = _post(f"{url}/dlq/redrive", token)
@@ -42,9 +57,11 @@ def console_stage(say: Any) -> dict[str, int]:
     return shown
 
 
-def _wait(url: str, timeout: float = 30.0) -> None:
+def _wait(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the console exited ({process.returncode})")
         try:
             urllib.request.urlopen(f"{url}/healthz", timeout=2).close()
             return
