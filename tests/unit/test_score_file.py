@@ -19,6 +19,6 @@ def test_a_local_file_is_scored_with_progress_up_to_the_whole_input(
     out = tmp_path / "out.csv"
     rows = score_file(str(PENGUINS), str(out), Model(card, scorer, "local"), store=None,
                       settings=settings, progress=lambda r, done: seen.append((r, done)))
-    assert rows == 344 and pacsv.read_csv(out).num_rows == 344
+    assert rows.rows == 344 and pacsv.read_csv(out).num_rows == 344
     assert seen[-1] == (344, 1.0)
     assert all(0 < done <= 1 for _, done in seen)

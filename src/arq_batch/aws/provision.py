@@ -27,13 +27,15 @@ NOTIFICATION_ID = "arq-batch-input"
 LIFECYCLE_ID = "arq-batch-abort-incomplete-uploads"
 SPLITS_RULE_ID = "arq-batch-expire-stale-splits"
 SPLITS_DAYS = 7  # a split job's temporary objects that its workers could not remove
+QUARANTINE_RULE_ID = "arq-batch-expire-quarantine"
 # What follows when a store lacks a feature, said once here for the CLI and the docs.
 FOLLOWS = {
     "default encryption": "objects are still written with server-side encryption headers; "
                           "whether the store encrypts them is the store's business",
     "public access block": "the bucket's access is whatever the store's own policy gives",
-    "lifecycle": "incomplete multipart uploads of failed jobs, and split jobs' temporary "
-                 "objects a crash left behind, are not expired by the store",
+    "lifecycle": "incomplete multipart uploads of failed jobs, split jobs' temporary "
+                 "objects a crash left behind, and quarantined rows are not expired by the "
+                 "store",
     "event notifications": "new objects under the input prefix do not become jobs by "
                            "themselves: run `arq-batch watch` beside the workers",
 }
@@ -109,7 +111,7 @@ def _bucket_features(s3: Any, settings: Settings, done: Provisioned) -> None:
     bucket = settings.bucket
     done.feature("default encryption", lambda: _encryption(s3, settings))
     done.feature("public access block", lambda: _public_access_block(s3, bucket))
-    done.feature("lifecycle", lambda: _lifecycle(s3, bucket, settings.prefixes.splits))
+    done.feature("lifecycle", lambda: _lifecycle(s3, bucket, settings))
 
 
 def _encryption(s3: Any, settings: Settings) -> list[str]:
@@ -150,7 +152,9 @@ def _read_back(applied: bool) -> None:
                           "reads back none of it)")
 
 
-def _lifecycle(s3: Any, bucket: str, splits: str) -> list[str]:
+def _lifecycle(s3: Any, bucket: str, settings: Settings) -> list[str]:
+    splits, quarantine = settings.prefixes.splits, settings.prefixes.quarantine
+    days = settings.worker.quarantine_days
     wanted = {
         LIFECYCLE_ID: ({"ID": LIFECYCLE_ID, "Status": "Enabled", "Filter": {"Prefix": ""},
                         "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}},
@@ -158,6 +162,9 @@ def _lifecycle(s3: Any, bucket: str, splits: str) -> list[str]:
         SPLITS_RULE_ID: ({"ID": SPLITS_RULE_ID, "Status": "Enabled",
                           "Filter": {"Prefix": splits}, "Expiration": {"Days": SPLITS_DAYS}},
                          f"expiring {splits} after {SPLITS_DAYS} days"),
+        QUARANTINE_RULE_ID: ({"ID": QUARANTINE_RULE_ID, "Status": "Enabled",
+                              "Filter": {"Prefix": quarantine}, "Expiration": {"Days": days}},
+                             f"expiring {quarantine} after {days} days"),
     }
     rules = _get(s3.get_bucket_lifecycle_configuration, "Rules", Bucket=bucket) or []
     missing = [name for name in wanted if all(r.get("ID") != name for r in rules)]

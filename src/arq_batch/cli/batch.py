@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import os
-import sys
-import time
 import uuid
-from collections.abc import Callable
 
 from arq_batch import wiring
+from arq_batch.cli import score
 from arq_batch.cli.common import Commands, Result, add_command
+from arq_batch.cli.job_flags import (
+    MODEL_HELP,
+    add_budget,
+    add_job_options,
+    byte_count,
+    job_options,
+)
 from arq_batch.engine.messages import Job, check_request, model_folder, parse_job_uri
-from arq_batch.engine.options import OPTION_NAMES, JobOptions, parse_options
 from arq_batch.kernel.errors import ConfigError, PermanentError
-from arq_batch.kernel.layout import check_output
 from arq_batch.kernel.settings import Settings
-from arq_batch.kernel.uris import S3Uri, is_s3
-
-MODEL_HELP = "a model run folder (s3://BUCKET/model/output/RUN_ID/) or, for score, a local " \
-             "run folder (default: the run latest.json points to)"
+from arq_batch.kernel.uris import S3Uri
 
 
 def register(commands: Commands, common: argparse.ArgumentParser) -> None:
@@ -37,7 +36,7 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
     worker.add_argument("--metrics-port", type=int, metavar="N",
                         help="serve Prometheus metrics at http://HOST:N/metrics (default: "
                              "metrics.port in the config; 0 turns it off)")
-    _add_score(commands, common)
+    score.register(commands, common)
     watch = add_command(commands, common, "watch", cmd_watch,
                         "enqueue new input objects (for stores that cannot notify SQS)",
                         "List data/input/ every --interval seconds and enqueue each new object\n"
@@ -62,62 +61,12 @@ def _add_send(commands: Commands, common: argparse.ArgumentParser) -> None:
                       help="where to write the scored file (default: the input's key with "
                            "data/input/ replaced by data/output/)")
     send.add_argument("--model", metavar="URI", help=MODEL_HELP)
-    send.add_argument("--split-bytes", type=_size, metavar="N",
+    send.add_argument("--split-bytes", type=byte_count, metavar="N",
                       help="split the input into parts of about N bytes scored by many "
                            "workers (CSV, JSON Lines, Parquet; default: worker.split_bytes "
                            "in the config; 0: never)")
-    _add_job_options(send)
-
-
-def _add_job_options(command: argparse.ArgumentParser) -> None:
-    """Batch Transform's options (docs/sagemaker.md has each one's SageMaker name)."""
-    group = command.add_argument_group("job options, as SageMaker Batch Transform has them")
-    group.add_argument("--content-type", metavar="TYPE",
-                       help="the input's format, whatever its name: text/csv, "
-                            "application/jsonlines, application/x-parquet, "
-                            "application/x-recordio-protobuf")
-    group.add_argument("--accept", metavar="TYPE",
-                       help="the output's format, one of the same (default: the input's)")
-    group.add_argument("--input-filter", metavar="JSONPATH",
-                       help="what the model reads: $[1:], $[0,2,-1] (CSV/Parquet column "
-                            "positions), $.features, $['a','b'] (JSON fields)")
-    group.add_argument("--output-filter", metavar="JSONPATH",
-                       help="what the output keeps of the joined record, in the same forms")
-    group.add_argument("--join-source", metavar="Input|None",
-                       help="Input: input columns and predictions (default); None: "
-                            "predictions only")
-    group.add_argument("--compression", metavar="Gzip|Zstd|None",
-                       help="compress the output (default: as the input is)")
-
-
-def _size(text: str) -> int:
-    """A byte count for --split-bytes: a whole number >= 0."""
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"must be a whole number of bytes >= 0, got {text!r}")
-    return int(text)
-
-
-def job_options(args: argparse.Namespace) -> JobOptions:
-    """The job options given as flags; ConfigError (exit 2) for a bad one."""
-    try:
-        return parse_options({name: getattr(args, name, None) for name in OPTION_NAMES})
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-
-
-def _add_score(commands: Commands, common: argparse.ArgumentParser) -> None:
-    score = add_command(commands, common, "score", cmd_score,
-                        "score one file directly, without the queue",
-                        "The worker's engine and output format on one file; local paths and\n"
-                        "s3:// URIs both work, for input and output alike.")
-    score.add_argument("--input", required=True, metavar="SRC",
-                       help="the file to score: a local path or an s3:// URI (CSV, Parquet, "
-                            "JSON Lines; .gz or .zst)")
-    score.add_argument("--output", required=True, metavar="DST",
-                       help="where to write it, in the input's format: a local path or an "
-                            "s3:// URI")
-    score.add_argument("--model", metavar="URI", help=MODEL_HELP)
-    _add_job_options(score)
+    add_budget(send)
+    add_job_options(send)
 
 
 def cmd_send(args: argparse.Namespace, settings: Settings) -> Result:
@@ -127,7 +76,8 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> Result:
         job = Job(uuid.uuid4().hex, parse_job_uri(args.input_uri, "input"),
                   parse_job_uri(args.output, "output") if args.output else None,
                   model_folder(S3Uri.parse(args.model)) if args.model else None,
-                  job_options(args), split_bytes=args.split_bytes)
+                  job_options(args), split_bytes=args.split_bytes,
+                  max_bad_rows=args.max_bad_rows)
         check_request(job, settings.buckets, settings.prefixes)
     except PermanentError as exc:
         raise ConfigError(str(exc)) from None
@@ -165,62 +115,6 @@ def cmd_watch(args: argparse.Namespace, settings: Settings) -> Result:
     enqueued = [key for p in passes for key in p.enqueued]
     return ({"passes": len(passes), "enqueued": enqueued},
             f"{len(passes)} pass(es), {len(enqueued)} object(s) enqueued")
-
-
-def cmd_score(args: argparse.Namespace, settings: Settings) -> Result:
-    """Score one file with the worker's engine."""
-    from arq_batch.models.store import open_model
-    from arq_batch.worker.monitoring import Monitoring
-    from arq_batch.worker.score_file import score_file
-
-    _check_destination(args.input, args.output, settings)
-    store = wiring.object_store(settings, for_jobs=True)
-    model = open_model(wiring.model_store(settings, store), args.model)
-    monitor = Monitoring(store, settings).score_tap(args.output, model, args.input)
-    started = time.monotonic()
-    rows = score_file(args.input, args.output, model, store, settings, _progress(),
-                      job_options(args), monitor)
-    seconds = time.monotonic() - started
-    if sys.stderr.isatty():
-        print(file=sys.stderr)  # end the progress line
-    data = {"input": args.input, "output": args.output, "rows": rows,
-            "seconds": round(seconds, 3), "run_id": model.card.run_id}
-    text = f"scored {rows} rows in {seconds:.2f} s -> {args.output}"
-    if monitor is not None and monitor.findings is not None:
-        found = monitor.findings.to_json()["violations"]
-        data["violations"] = found
-        text += "".join(f"\n  {v['constraint_check_type']}: {v['feature_name']}: "
-                        f"{v['description']}" for v in found) or "\n  no constraint violations"
-    return data, text
-
-
-def _check_destination(source: str, destination: str, settings: Settings) -> None:
-    """``score`` writes where a job may (never under a prefix we own) and never onto its
-    own input, on S3 or on a local disk (exit 2 either way)."""
-    if is_s3(source) and is_s3(destination):
-        same = S3Uri.parse(source) == S3Uri.parse(destination)
-    else:
-        same = not is_s3(source) and not is_s3(destination) and (
-            os.path.realpath(source) == os.path.realpath(destination))
-    if same:
-        raise ConfigError(f"output {destination} would overwrite its own input")
-    if is_s3(destination):
-        try:
-            check_output(S3Uri.parse(destination), settings.prefixes)
-        except PermanentError as exc:
-            raise ConfigError(str(exc)) from None
-
-
-def _progress() -> Callable[[int, float | None], None]:
-    """A progress bar on a terminal (bytes read of the input), nothing otherwise."""
-    if not sys.stderr.isatty():
-        return lambda rows, done: None
-
-    def show(rows: int, done: float | None) -> None:
-        bar = "" if done is None else f"[{'#' * int(done * 30):<30}] {done:4.0%}  "
-        print(f"\r  {bar}{rows:,} rows scored", end="", file=sys.stderr, flush=True)
-
-    return show
 
 
 def cmd_dlq(args: argparse.Namespace, settings: Settings) -> Result:

@@ -6,8 +6,8 @@ import argparse
 import json
 
 from arq_batch import wiring
-from arq_batch.cli.batch import MODEL_HELP
 from arq_batch.cli.common import Commands, Result, add_command
+from arq_batch.cli.job_flags import MODEL_HELP
 from arq_batch.kernel.errors import ConfigError
 from arq_batch.kernel.settings import Settings
 

@@ -6,9 +6,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
+import numpy as np
 import pyarrow as pa
 
-from arq_batch.engine.scoring import LinearScorer, ModelInputs, ScoredBatch, prediction_columns
+from arq_batch.engine.bad_values import bad_rows
+from arq_batch.engine.quarantine import Quarantine
+from arq_batch.engine.scoring import (
+    LinearScorer,
+    MissingColumns,
+    ModelInputs,
+    ScoredBatch,
+    prediction_columns,
+)
 from arq_batch.engine.shaping import Shape
 from arq_batch.engine.values import InvalidValues
 from arq_batch.formats import BatchWriter, FileFormat, Kind, open_writer, read_batches
@@ -55,41 +64,69 @@ def transform(source: Source, target: ObjectWriter, scorer: LinearScorer,
               options: WorkerSettings, taps: Sequence[Tap] = (),
               cancelled: Callable[[], bool] = lambda: False,
               progress: Callable[[int], None] = lambda rows: None,
-              shape: Shape | None = None) -> int:
-    """Score every batch into ``target`` (and the taps); commit only if the whole input scored.
-
-    ``shape`` carries the job's options (formats, filters, join); without one, the output
-    has the input's format and every input column."""
+              shape: Shape | None = None, quarantine: Quarantine | None = None) -> int:
+    """Score every batch into ``target`` (and the taps); commit only if the whole input
+    scored. ``shape`` carries the job's options (formats, filters, join; by default the
+    input's format and every column); a ``quarantine`` sets bad rows aside within its
+    budget instead of failing the file."""
     shape = _checked(shape, source.fmt, scorer)
     writer, rows = None, 0
-    target = _compressed(target, shape.target.compression, options)
-    wanted = Wanted(scorer.numeric, (*scorer.categorical, *(c for t in taps for c in t.columns)),
-                    tuple(f for f in shape.extra_fields if f not in scorer.features))
+    target = compressed(shape.target.compression, options, target)
+    wanted = _wanted(scorer, shape, taps)
+    # Committed in this order just before the output, and all removed if anything fails.
+    finishers: list[Tap | Quarantine] = [*taps, *([quarantine] if quarantine else [])]
     try:
         for batch in read_batches(shape.source, source.open_stream, source.open_seekable,
-                                  options.batch_rows, wanted, shape.order, source.row_groups):
+                                  options.batch_rows, wanted, shape.order, source.row_groups,
+                                  quarantine.on_bad if quarantine else None):
             if cancelled():
                 raise Cancelled("worker is shutting down")
-            inputs, predictions = _predict(scorer, shape.model_view(batch), rows)
-            out = shape.output(batch, predictions)
+            batch, scored, out = _scored(scorer, shape, batch, rows, quarantine)
             writer = writer or _open(shape, source, target, batch, out.schema)
-            writer.write(out)
-            if taps:
-                scored = ScoredBatch(rows, _with(batch, predictions), inputs)
+            if batch.num_rows:
+                writer.write(out)
                 for tap in taps:
                     tap.write(scored)
             rows += batch.num_rows
             progress(rows)
-        _close(writer, rows, source)
-        for tap in taps:
-            tap.close()
+        _numbers(quarantine, 0)
+        _close(writer, rows, source, quarantine)
+        for finisher in finishers:
+            finisher.close()
         target.close()
     except BaseException:
         target.abort()
-        for tap in taps:
-            tap.abort()
+        for finisher in finishers:
+            finisher.abort()
         raise
     return rows
+
+
+def _wanted(scorer: LinearScorer, shape: Shape, taps: Sequence[Tap]) -> Wanted:
+    """What the reader must parse: the features, the taps' columns, the input filter's."""
+    return Wanted(scorer.numeric, (*scorer.categorical, *(c for t in taps for c in t.columns)),
+                  tuple(f for f in shape.extra_fields if f not in scorer.features))
+
+
+def _scored(scorer: LinearScorer, shape: Shape, batch: pa.RecordBatch, rows_before: int,
+            quarantine: Quarantine | None
+            ) -> tuple[pa.RecordBatch, ScoredBatch, pa.RecordBatch]:
+    """One batch scored: the rows kept (bad ones set aside), as the taps and the output
+    see them."""
+    numbers = _numbers(quarantine, batch.num_rows)
+    batch, inputs, predictions, numbers = _predict(scorer, shape, batch, rows_before, numbers,
+                                                   quarantine)
+    scored = ScoredBatch(rows_before, _with(batch, predictions), inputs, numbers)
+    return batch, scored, shape.output(batch, predictions)
+
+
+def _numbers(quarantine: Quarantine | None, n: int) -> np.ndarray | None:
+    """The input's row numbers of a batch's rows (None: consecutive); TooManyBadRows once
+    the rows the reader left out are more than the budget."""
+    if quarantine is None:
+        return None
+    quarantine.check()
+    return quarantine.row_numbers(n)
 
 
 def _open(shape: Shape, source: Source, target: ObjectWriter, batch: pa.RecordBatch,
@@ -98,8 +135,10 @@ def _open(shape: Shape, source: Source, target: ObjectWriter, batch: pa.RecordBa
     return open_writer(shape.target, target, schema, shape.classes, header=header)
 
 
-def _close(writer: BatchWriter | None, rows: int, source: Source) -> None:
-    if (writer is None or rows == 0) and source.part is None:
+def _close(writer: BatchWriter | None, rows: int, source: Source,
+           quarantine: Quarantine | None) -> None:
+    if (writer is None or rows == 0) and source.part is None and not (
+            quarantine and quarantine.count):
         raise DataError("no data rows (the file is empty or has only a header)")
     if writer is not None:  # a part may hold no rows (one line longer than its range)
         writer.close()
@@ -115,16 +154,42 @@ def _checked(shape: Shape | None, fmt: FileFormat, scorer: LinearScorer) -> Shap
     return shape
 
 
-def _predict(scorer: LinearScorer, view: pa.RecordBatch, rows_before: int
-             ) -> tuple[ModelInputs, dict[str, pa.Array]]:
+def _predict(scorer: LinearScorer, shape: Shape, batch: pa.RecordBatch, rows_before: int,
+             numbers: np.ndarray | None, quarantine: Quarantine | None
+             ) -> tuple[pa.RecordBatch, ModelInputs, dict[str, pa.Array], np.ndarray | None]:
+    """The batch's predictions; within a budget, its bad rows set aside first."""
+    view = shape.model_view(batch)
     try:
         inputs = scorer.inputs(view)
-        return inputs, prediction_columns(scorer, scorer.combine(inputs))
     except InvalidValues as exc:  # rows counted from the start of the file
-        raise exc.shifted(rows_before) from None
+        if quarantine is None:
+            raise exc.shifted(rows_before) from None
+        batch, view, numbers = _set_aside(scorer, batch, view, numbers, quarantine, exc)
+        inputs = scorer.inputs(view)
+    except DataError as exc:
+        if quarantine is None or isinstance(exc, MissingColumns):
+            raise
+        batch, view, numbers = _set_aside(scorer, batch, view, numbers, quarantine, exc)
+        inputs = scorer.inputs(view)
+    return batch, inputs, prediction_columns(scorer, scorer.combine(inputs)), numbers
 
 
-def _compressed(target: ObjectWriter, codec: str, options: WorkerSettings) -> ObjectWriter:
+def _set_aside(scorer: LinearScorer, batch: pa.RecordBatch, view: pa.RecordBatch,
+               numbers: np.ndarray | None, quarantine: Quarantine, error: DataError
+               ) -> tuple[pa.RecordBatch, pa.RecordBatch, np.ndarray]:
+    """The batch without its bad rows, which go to the quarantine (or the job fails)."""
+    mask, cells = bad_rows(view, scorer.numeric, scorer.categorical, scorer.booleans)
+    if not mask.any():  # not a bad value after all: a column the model cannot use at all
+        raise error
+    assert numbers is not None
+    quarantine.set_aside(numbers, cells, batch, mask)
+    quarantine.check()
+    keep = pa.array(~mask)
+    return batch.filter(keep), view.filter(keep), numbers[~mask]
+
+
+def compressed(codec: str, options: WorkerSettings, target: ObjectWriter) -> ObjectWriter:
+    """``target`` behind ``codec`` ("" for none) at the configured level."""
     if not codec:
         return target
     level = options.zstd_level if codec == "zstd" else options.gzip_level
@@ -133,6 +198,7 @@ def _compressed(target: ObjectWriter, codec: str, options: WorkerSettings) -> Ob
 
 def _with(batch: pa.RecordBatch, predictions: dict[str, pa.Array]) -> pa.RecordBatch:
     """The input batch with the prediction columns, as the taps read it."""
-    names = [n for n in batch.schema.names if n not in predictions]
-    return pa.RecordBatch.from_arrays([*batch.select(names).columns, *predictions.values()],
-                                      names=[*names, *predictions])
+    kept = [i for i, n in enumerate(batch.schema.names) if n not in predictions]
+    return pa.RecordBatch.from_arrays(
+        [*(batch.column(i) for i in kept), *predictions.values()],
+        names=[*(batch.schema.names[i] for i in kept), *predictions])

@@ -24,6 +24,8 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     # Cost (docs/performance.md): CPU time the attempt's thread used, and its share of the
     # worker task's price for the time it ran, unrounded.
     ("cpu_seconds", "double"), ("cost_usd", "double"),
+    # Rows a done job set aside within its max_bad_rows (docs/quarantine.md).
+    ("rows_quarantined", "bigint"),
 )
 DUCKDB_TYPES = {"string": "VARCHAR", "int": "INTEGER", "bigint": "BIGINT", "double": "DOUBLE"}
 
@@ -52,6 +54,7 @@ class LedgerRecord:
     worst_distance: float | None = None
     cpu_seconds: float | None = None
     cost_usd: float | None = None
+    rows_quarantined: int | None = None
 
     @property
     def seconds(self) -> float:

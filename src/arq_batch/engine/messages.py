@@ -34,7 +34,7 @@ class Job:
     split_bytes: int | None = None  # split inputs larger than this; 0 never; None: config
     part: int | None = None  # one part of a split job (docs/split.md)
     event: bool = False  # from an S3/EventBridge notification, not a message naming it
-
+    max_bad_rows: int | None = None  # the bad-row budget; None: worker.max_bad_rows
 
     def to_dict(self) -> dict[str, Any]:
         """The job message fields (contract 6.1, 11), without the ones left to defaults."""
@@ -43,7 +43,7 @@ class Job:
             body["output"] = str(self.output)
         if self.model:
             body["model"] = str(self.model)
-        for name in ("split_bytes", "part"):
+        for name in ("split_bytes", "part", "max_bad_rows"):
             if getattr(self, name) is not None:
                 body[name] = getattr(self, name)
         return body | self.options.to_dict()
@@ -60,6 +60,8 @@ class Job:
     def output_metadata(self, run_id: str, input_etag: str) -> dict[str, str]:
         """The metadata its output carries: model run, input and version, options' digest."""
         options = self.options.effective(detect(self.input.name))
+        if self.max_bad_rows is not None:  # a budget can change which rows the output holds
+            options["max_bad_rows"] = self.max_bad_rows
         return output_metadata(run_id, self.input, input_etag, options_digest(options))
 
 
@@ -128,7 +130,7 @@ def _from_eventbridge(body: Mapping[str, Any], message_id: str) -> Job:
 
 def _from_job_message(body: Mapping[str, Any], message_id: str) -> Job:
     unknown = sorted(set(body) - {"input", "output", "model", "job_id", "split_bytes", "part",
-                                  *OPTION_NAMES})
+                                  "max_bad_rows", *OPTION_NAMES})
     if unknown:
         raise PoisonMessage(f"job message has unknown fields {unknown}")
     try:
@@ -144,6 +146,7 @@ def _from_job_message(body: Mapping[str, Any], message_id: str) -> Job:
         options=options,
         split_bytes=_count(body, "split_bytes"),
         part=_count(body, "part"),
+        max_bad_rows=_count(body, "max_bad_rows"),
     )
 
 

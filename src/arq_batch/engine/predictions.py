@@ -65,12 +65,12 @@ class PredictionsTap:
 
     def write(self, batch: ScoredBatch) -> None:
         """Append the predictions of one scored batch."""
-        scored, first_row = batch.batch, batch.first_row
+        scored = batch.batch
         n = scored.num_rows
         names = scored.schema.names
         label = (as_text(scored.column("predicted_label")) if "predicted_label" in names
                  else pa.nulls(n, pa.string()))
-        columns = [_repeat(self._input, n), pa.array(np.arange(first_row, first_row + n))]
+        columns = [_repeat(self._input, n), pa.array(batch.rows)]
         columns += [as_text(scored.column(c)) if c in names else pa.nulls(n, pa.string())
                     for c in self._ids]
         columns += [label, scored.column("score"),

@@ -108,6 +108,14 @@ class ScoredBatch:
     first_row: int  # counted from the start of the input
     batch: pa.RecordBatch  # the input's columns, then the prediction columns
     inputs: ModelInputs
+    numbers: np.ndarray | None = None  # each row's number in the input, if not consecutive
+
+    @property
+    def rows(self) -> np.ndarray:
+        """Each row's 0-based number in the input (bad rows set aside leave gaps)."""
+        if self.numbers is not None:
+            return self.numbers
+        return np.arange(self.first_row, self.first_row + self.batch.num_rows)
 
     @property
     def scores(self) -> np.ndarray:
@@ -140,7 +148,9 @@ def prediction_columns(scorer: LinearScorer, z: np.ndarray) -> dict[str, pa.Arra
         return {"score": pa.array(z[:, 0])}
     probabilities = class_probabilities(scorer, z)
     best = best_class(scorer, z)
-    labels = pa.array(np.asarray(scorer.classes, dtype=object)[best].tolist())
+    # Typed as the classes are, so a batch with no rows left (all set aside) has the type too.
+    labels = pa.array(np.asarray(scorer.classes, dtype=object)[best].tolist(),
+                      pa.array(list(scorer.classes)).type)
     if scorer.predictor_type == "binary_classifier":
         return {"predicted_label": labels, "score": pa.array(probabilities[:, 1])}
     return {"predicted_label": labels,

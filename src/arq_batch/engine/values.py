@@ -21,7 +21,7 @@ from arq_batch.kernel.errors import DataError
 NULL_TOKENS = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
                "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null")
 _NULLS = pa.array(NULL_TOKENS)
-MAX_REPORTED = 10
+MAX_REPORTED = 100  # bad values a report lists (contract 13: the first 100)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from typing import Any, BinaryIO, Protocol
 import pyarrow as pa
 
 from arq_batch.formats import csv, jsonl, jsonl_writer, parquet
+from arq_batch.formats.bad_rows import OnBad
 from arq_batch.formats.jsonl import Wanted
 from arq_batch.formats.sink import sink_for
 from arq_batch.kernel.errors import ArqError, DataError
@@ -89,14 +90,16 @@ class BatchWriter(Protocol):
 def read_batches(
     fmt: FileFormat, open_stream: Callable[[], BinaryIO], open_seekable: Callable[[], BinaryIO],
     batch_rows: int, wanted: Wanted | None = None, features: Sequence[str] = (),
-    row_groups: tuple[int, int] | None = None,
+    row_groups: tuple[int, int] | None = None, on_bad: OnBad | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """Yield the input's record batches; DataError for anything unreadable.
 
     ``wanted`` names the columns the job reads; JSON Lines parses only those (the other
     formats read every column, which their writers need). RecordIO records carry numbers
     without names: ``features`` (model.json's order) names them. ``row_groups`` limits a
-    Parquet read to a range of its row groups (a split job's part)."""
+    Parquet read to a range of its row groups (a split job's part). With ``on_bad``, rows
+    that cannot be read are reported to it and left out (``bad_rows``); a CSV may then
+    be opened twice (``csv.read``)."""
     try:
         if fmt.kind == Kind.PARQUET:
             if fmt.compression:
@@ -104,21 +107,25 @@ def read_batches(
                                 "Parquet compresses itself")
             yield from parquet.read(open_seekable(), batch_rows, row_groups)
             return
-        source: Any = pa.PythonFile(open_stream(), mode="r")
-        if fmt.compression:
-            source = pa.CompressedInputStream(source, fmt.compression)
         if fmt.kind == Kind.CSV:
-            yield from csv.read(source)
+            yield from csv.read(lambda: decompressed(fmt, open_stream()), on_bad)
         elif fmt.kind == Kind.RECORDIO:
             from arq_batch.formats import recordio  # protobuf: only for RecordIO jobs
 
-            yield from recordio.read(source, features, batch_rows)
+            yield from recordio.read(decompressed(fmt, open_stream()), features, batch_rows,
+                                     on_bad)
         else:
-            yield from jsonl.read(source, wanted or Wanted())
+            yield from jsonl.read(decompressed(fmt, open_stream()), wanted or Wanted(), on_bad)
     except ArqError:
         raise
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise DataError(_describe(fmt, exc)) from exc
+
+
+def decompressed(fmt: FileFormat, stream: BinaryIO) -> Any:
+    """A raw input stream as the bytes of its format (gzip and zstd undone)."""
+    source: Any = pa.PythonFile(stream, mode="r")
+    return pa.CompressedInputStream(source, fmt.compression) if fmt.compression else source
 
 
 def _describe(fmt: FileFormat, exc: Exception) -> str:

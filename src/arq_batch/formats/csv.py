@@ -6,12 +6,13 @@ import csv
 import io
 import json
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, BinaryIO, cast
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from arq_batch.formats.bad_rows import BadRow, OnBad, shown
 from arq_batch.kernel.errors import DataError
 
 # pyarrow's streaming reader runs up to 32 blocks ahead of its consumer, so the block size
@@ -29,16 +30,67 @@ MAX_BLOCK_BYTES = 16 * 1024 * 1024
 HEADERLESS = {b"arq:csv": b"headerless"}  # schema metadata of a headerless file's batches
 
 
-def read(source: Any) -> Iterator[pa.RecordBatch]:
+def read(open_source: Callable[[], Any], on_bad: OnBad | None = None
+         ) -> Iterator[pa.RecordBatch]:
     """Record batches of a CSV stream with a header row, or of numbers without one.
 
     A first row of numbers only is data, not a header (SageMaker's CSV has none): its
-    columns are named ``_0``, ``_1``... and the batches carry ``HEADERLESS``."""
+    columns are named ``_0``, ``_1``... and the batches carry ``HEADERLESS``. With
+    ``on_bad``, a line with the wrong number of fields is reported and left out.
+
+    pyarrow's threaded reader cannot say which line was wrong (its row number is unknown
+    while blocks are parsed ahead), and its serial reader is slower, so a file is read
+    threaded until its first wrong line; then it is read again serially from the start,
+    its rows already yielded skipped. A clean file never pays for the budget."""
+    done = 0
+    renumber = _Renumber()
+    try:
+        for batch in _read(open_source(), renumber if on_bad else None):
+            done += batch.num_rows
+            yield batch
+        return
+    except pa.ArrowInvalid:
+        if not renumber.needed:
+            raise
+    assert on_bad is not None
+    for batch in _read(open_source(), _Numbered(on_bad), threads=False):
+        skip = min(done, batch.num_rows)
+        done -= skip
+        if skip < batch.num_rows:
+            yield batch.slice(skip)
+
+
+class _Renumber:
+    """The threaded reader's handler: any wrong line means "read again, serially"."""
+
+    needed = False
+
+    def __call__(self, row: Any) -> str:
+        self.needed = True
+        return "error"
+
+
+class _Numbered:
+    """The serial reader's handler: report the wrong line, skip it."""
+
+    def __init__(self, on_bad: OnBad) -> None:
+        self._on_bad, self.data_offset = on_bad, 2  # pyarrow counts the header as row 1
+
+    def __call__(self, row: Any) -> str:
+        self._on_bad(BadRow(row.number - self.data_offset, None, shown(row.text),
+                            f"has {row.actual_columns} fields; the header has "
+                            f"{row.expected_columns}"))
+        return "skip"
+
+
+def _read(source: Any, handler: Any, threads: bool = True) -> Iterator[pa.RecordBatch]:
     head, stream = _split_head(source)
     names = next(csv.reader([head[0].decode("utf-8-sig")]), [])
     headerless = _all_numbers(names)
     if headerless:
         names = [f"_{i}" for i in range(len(names))]
+        if isinstance(handler, _Numbered):
+            handler.data_offset = 1
     block = min(MAX_BLOCK_BYTES, max(BLOCK_BYTES, 4 * max(len(line) for line in head)))
     # Every column is read as text: passthrough values come back out exactly as they went
     # in ("007" stays "007"), and the scorer parses model features itself.
@@ -46,9 +98,9 @@ def read(source: Any) -> Iterator[pa.RecordBatch]:
     # blocks at any line break, which broke valid files whose quoted line break fell at a
     # block boundary; allowing them cost nothing measurable on the 1M-row file.
     reader = pacsv.open_csv(
-        stream, read_options=pacsv.ReadOptions(block_size=block,
+        stream, read_options=pacsv.ReadOptions(block_size=block, use_threads=threads,
                                                column_names=names if headerless else None),
-        parse_options=pacsv.ParseOptions(newlines_in_values=True),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=handler),
         convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string())))
     try:
         for batch in coalesce(reader, BATCH_BYTES):

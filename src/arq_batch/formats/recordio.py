@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from google.protobuf.message import DecodeError
 
+from arq_batch.formats.bad_rows import BadRow, OnBad
 from arq_batch.formats.record_schema import Record
 from arq_batch.kernel.errors import DataError
 
@@ -82,34 +83,48 @@ def frame(payload: bytes) -> bytes:
     return _HEAD.pack(MAGIC, len(payload)) + payload + b"\0" * (-len(payload) % 4)
 
 
-def feature_rows(payloads: Sequence[bytes], width: int, first_number: int) -> np.ndarray:
-    """The ``values`` feature of each record as a (records, width) float64 matrix."""
+def feature_rows(payloads: Sequence[bytes], width: int, first_number: int,
+                 on_bad: OnBad | None = None) -> np.ndarray:
+    """The ``values`` feature of each record as a (records, width) float64 matrix.
+
+    With ``on_bad``, a record that cannot be decoded is reported and left out."""
     alike = _alike_dense(payloads, width)
     if alike is not None:
         return alike
     rows = np.zeros((len(payloads), width))
+    good = np.ones(len(payloads), bool)
     for i, payload in enumerate(payloads):
-        number = first_number + i
         try:
-            record = Record.FromString(payload)
-        except DecodeError as exc:
-            raise DataError(f"RecordIO record {number}: not a Record protobuf: {exc}") from None
-        rows[i] = _dense(record, width, number)
-    return rows
+            rows[i] = _decoded(payload, width, first_number + i)
+        except DataError as exc:
+            if on_bad is None:
+                raise
+            good[i] = False
+            on_bad(BadRow(first_number + i - 1, None, payload[:60].hex(), str(exc)))
+    return rows if good.all() else rows[good]
 
 
-def read(source: Any, features: Sequence[str], batch_rows: int) -> Iterator[pa.RecordBatch]:
+def _decoded(payload: bytes, width: int, number: int) -> np.ndarray:
+    try:
+        record = Record.FromString(payload)
+    except DecodeError as exc:
+        raise DataError(f"RecordIO record {number}: not a Record protobuf: {exc}") from None
+    return _dense(record, width, number)
+
+
+def read(source: Any, features: Sequence[str], batch_rows: int,
+         on_bad: OnBad | None = None) -> Iterator[pa.RecordBatch]:
     """Record batches with one float64 column per model feature, in model.json order."""
     pending: list[bytes] = []
     done = 0
     for payload in frames(source):
         pending.append(payload)
         if len(pending) == batch_rows:
-            yield _batch(feature_rows(pending, len(features), done + 1), features)
+            yield _batch(feature_rows(pending, len(features), done + 1, on_bad), features)
             done += len(pending)
             pending = []
     if pending:
-        yield _batch(feature_rows(pending, len(features), done + 1), features)
+        yield _batch(feature_rows(pending, len(features), done + 1, on_bad), features)
 
 
 def encode_predictions(scores: np.ndarray, labels: np.ndarray | None) -> bytes:

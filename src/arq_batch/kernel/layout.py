@@ -75,6 +75,12 @@ def options_digest(effective: dict[str, object]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def quarantine_uris(bucket: str, prefixes: Prefixes, input_uri: S3Uri) -> tuple[S3Uri, S3Uri]:
+    """``data/quarantine/<relative input path>`` and its ``.errors.jsonl`` (contract 13)."""
+    rows = S3Uri(bucket, prefixes.quarantine + relative_input_key(input_uri.key, prefixes))
+    return rows, S3Uri(bucket, rows.key + ".errors.jsonl")
+
+
 def error_report_uri(bucket: str, prefixes: Prefixes, input_uri: S3Uri | None,
                      message_id: str) -> S3Uri:
     """``data/errors/<relative input path>.json``, or ``data/errors/messages/<id>.json``."""

@@ -1,8 +1,6 @@
-"""One frozen Settings object, built from YAML and the environment in one place.
-
-This module is the only reader of ``os.environ`` for our own configuration;
-AWS settings (endpoint, region, credentials) stay with boto3's standard chain.
-"""
+"""One frozen Settings object, built from YAML and the environment in one place: the only
+reader of ``os.environ`` for our own configuration; AWS settings (endpoint, region,
+credentials) stay with boto3's standard chain."""
 
 from __future__ import annotations
 
@@ -45,6 +43,7 @@ class Prefixes:
     compacted: str = "data/compacted/"
     progress: str = "data/progress/"
     audit: str = "data/audit/"
+    quarantine: str = "data/quarantine/"
 
     def owned(self) -> dict[str, str]:
         """Every prefix the system owns, by name: all but ``output``, where explicit outputs
@@ -90,6 +89,8 @@ class WorkerSettings:
     model_refresh_seconds: float = 10.0
     heartbeat_file: str = "/tmp/arq-batch-heartbeat"
     split_bytes: int = 256 * 1024 * 1024  # inputs larger than this are split; 0: never
+    max_bad_rows: int = 0  # a job's bad-row budget unless its message sets one (0: none)
+    quarantine_days: int = 30  # quarantined rows (maybe personal data) expire after this
 
 
 @dataclasses.dataclass(frozen=True)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from arq_batch.engine.messages import Job
+from arq_batch.engine.quarantine import TooManyBadRows
 from arq_batch.engine.values import InvalidValues
 from arq_batch.kernel import layout
 from arq_batch.kernel.errors import ArqError
@@ -30,6 +31,9 @@ def build_report(message: QueueMessage, job: Job | None, error: ArqError) -> dic
         detail = {"summary": str(error), "bad_rows": [
             {"row": bad.row + error.row_offset + 1, "column": bad.column, "reason": bad.reason}
             for bad in error.bad]}
+    elif isinstance(error, TooManyBadRows):  # rows 0-based, as in .errors.jsonl
+        detail = {"summary": str(error), "max_bad_rows": error.budget,
+                  "bad_rows": [bad.to_dict() for bad in error.bad]}
     elif violations := violations_of(error):
         detail = {"summary": str(error), "violations": violations}
     return {

@@ -63,6 +63,7 @@ class Attempt:
             input_etag=done.input_etag if done else None,
             input_size=done.input_size if done else None,
             output=str(done.output) if done else None, rows=done.rows if done else None,
+            rows_quarantined=done.quarantined if done else None,
             run_id=done.run_id if done else None,
             error_class=error.kind if error else None,
             error_message=str(error)[:2000] if error else None,

@@ -28,6 +28,9 @@ class WorkerMetrics:
         self.jobs = Counter("arq_batch_jobs", "Job attempts settled, by outcome", ["outcome"],
                             registry=r)
         self.rows = Counter("arq_batch_rows_scored", "Rows scored by done jobs", registry=r)
+        self.quarantined = Counter("arq_batch_rows_quarantined",
+                                   "Bad rows done jobs set aside within their budget",
+                                   registry=r)
         self.job_seconds = Histogram("arq_batch_job_seconds", "Wall time of job attempts",
                                      ["outcome"], buckets=_BUCKETS, registry=r)
         self.bytes_in = Counter("arq_batch_input_bytes", "Input bytes of done jobs", registry=r)
@@ -64,6 +67,7 @@ class WorkerMetrics:
         self.job_seconds.labels(record.outcome).observe(record.seconds)
         if record.outcome == Outcome.DONE:
             self.rows.inc(record.rows or 0)
+            self.quarantined.inc(record.rows_quarantined or 0)
             self.bytes_in.inc(record.input_size or 0)
             self.bytes_out.inc(output_bytes)
 
@@ -78,6 +82,7 @@ def emf_fields(record: LedgerRecord, namespace: str, output_bytes: int = 0,
     values: dict[str, tuple[float, str]] = {"seconds": (record.seconds, "Seconds")}
     if record.outcome == Outcome.DONE:
         values |= {"rows": (record.rows or 0, "Count"),
+                   "rows_quarantined": (record.rows_quarantined or 0, "Count"),
                    "input_bytes": (record.input_size or 0, "Bytes"),
                    "output_bytes": (output_bytes, "Bytes")}
     if findings is not None:

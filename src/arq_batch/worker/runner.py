@@ -9,7 +9,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import BinaryIO, cast
-from urllib.parse import unquote
 
 from arq_batch.engine.filestream import Source, Tap, transform
 from arq_batch.engine.messages import Job
@@ -19,8 +18,6 @@ from arq_batch.engine.shaping import Shape
 from arq_batch.engine.split_plan import part_id
 from arq_batch.formats import Kind, detect, renamed
 from arq_batch.kernel import layout
-from arq_batch.kernel.errors import MissingObject, OutputNotAllowed
-from arq_batch.kernel.layout import INPUT_META, RUN_ID_META
 from arq_batch.kernel.outcomes import Outcome
 from arq_batch.kernel.ports import ObjectInfo, ObjectStore, Queue
 from arq_batch.kernel.settings import Settings
@@ -31,6 +28,7 @@ from arq_batch.monitoring.checks import Findings
 from arq_batch.monitoring.tap import MonitorTap
 from arq_batch.worker.counting import CountingReader, CountingWriter
 from arq_batch.worker.monitoring import Monitoring
+from arq_batch.worker.set_aside import check_owner, job_quarantine, reopen
 from arq_batch.worker.splits.assembly import Parts
 
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"  # in the ledger and progress records
@@ -52,6 +50,7 @@ class JobResult:
     kind: Outcome = Outcome.DONE  # or SPLIT (planned into parts), PART (one part scored)
     assembled: JobResult | None = None  # the whole job, when this part assembled it
     monitoring: Findings | None = None  # the checks against the model's baseline
+    quarantined: int = 0  # bad rows set aside within the job's max_bad_rows
 
     @property
     def ledger_id(self) -> str:
@@ -110,19 +109,30 @@ class JobRunner:
         """The scoring pass of a whole job, its progress published while it runs."""
         job, info = done.job, done.info
         read = CountingReader(stream) if stream is not None else None
-        source = Source(shape.source, lambda: cast(BinaryIO, read),
+        opened: list[BinaryIO] = []
+
+        def open_stream() -> BinaryIO:  # the GET already made, then (a CSV read again) anew
+            opened.append(cast(BinaryIO, read) if not opened else reopen(self._store, job, info))
+            return opened[-1]
+
+        source = Source(shape.source, open_stream,
                         lambda: self._store.open_seekable(job.input, info.size, info.etag))
         target = CountingWriter(self._store.open_writer(done.output, metadata))
         monitor, taps = self._taps(job, model, _day(enqueued_at))
+        quarantine = job_quarantine(self._store, self._settings, job, shape, info, metadata)
         publisher = self._publisher(job, info)
         try:
             rows = transform(source, target, model.scorer, self._settings.worker, taps,
                              cancelled=cancelled, shape=shape, progress=lambda n: publisher.update(
-                                 n, read.count if read is not None else 0))
+                                 n, read.count if read is not None else 0),
+                             quarantine=quarantine)
         finally:
             publisher.close()
+            for extra in opened[1:]:
+                extra.close()
         return replace(done.result(rows, output_bytes=target.count),
-                       monitoring=monitor.findings if monitor else None)
+                       monitoring=monitor.findings if monitor else None,
+                       quarantined=quarantine.count if quarantine else 0)
 
     def _publisher(self, job: Job, info: ObjectInfo) -> Publisher:
         """Where this job's live progress goes (``data/progress/``)."""
@@ -183,18 +193,8 @@ class JobRunner:
         An output of another input is never overwritten, nor an object arq-batch did not
         write; one written before outputs named their input (no ``input-uri``) came from
         an unknown request and is scored again (docs/reliability.md, trust boundaries)."""
-        try:
-            existing = self._store.head(output).metadata
-        except MissingObject:
-            return False
-        owner = existing.get(INPUT_META)
-        if owner is None and RUN_ID_META not in existing:
-            raise OutputNotAllowed(f"output {output} exists and was not written by arq-batch; "
-                                   "delete it or choose another output")
-        if owner is not None and owner != metadata[INPUT_META]:
-            raise OutputNotAllowed(f"output {output} already holds the output of another "
-                                   f"input ({unquote(owner)}); choose another output")
-        return all(existing.get(k) == v for k, v in metadata.items())
+        existing = check_owner(self._store, output, metadata)
+        return existing is not None and all(existing.get(k) == v for k, v in metadata.items())
 
 
 def _day(enqueued_at: datetime | None) -> str:
