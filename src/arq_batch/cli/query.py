@@ -21,7 +21,8 @@ if TYPE_CHECKING:  # DuckDB is imported only when a query runs
 VIEWS_HELP = """\
 Views: jobs (the job ledger: one row per settled job attempt), predictions (every scored
 row, with run_id and dt), errors (the error reports), violations (one row per constraint
-violation monitoring found in a job, with its job_id, input, run_id and dt), outputs
+violation monitoring found in a job, with its job_id, input, run_id and dt), quarantine
+(one row per bad row a job set aside: input, row, column, value, reason), outputs
 (every CSV output under data/output/, columns unioned by name; outputs_parquet and
 outputs_jsonl likewise).
 Example: arq-batch query "SELECT outcome, count(*) FROM jobs GROUP BY outcome"
@@ -128,6 +129,10 @@ def status_text(s: Status) -> str:
                  + (f", {_usd(s.cost_per_million_rows_usd)} per million rows"
                     if s.cost_per_million_rows_usd is not None else "")
                  + f" ({s.cpu_seconds_last_day:,.1f} CPU s)")
+    lines.append("quarantine  " + (
+        f"{s.rows_quarantined_last_day:,} bad rows set aside by {s.jobs_quarantining_last_day} "
+        "job(s) in the last day (query: SELECT * FROM quarantine)"
+        if s.rows_quarantined_last_day else "no rows set aside in the last day"))
     lines.append("running     " + ("no job publishing progress" if not s.running else ""))
     lines += [f"  {j['job_id']}  {_progress(j)}  {j['input']}" for j in s.running]
     lines.append("failures    " + ("none in the last week" if not s.last_failures else ""))

@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 
 from arq_batch.engine.bad_values import bad_rows
-from arq_batch.engine.quarantine import Quarantine
+from arq_batch.engine.quarantine import NoGoodRows, Quarantine
 from arq_batch.engine.scoring import (
     LinearScorer,
     MissingColumns,
@@ -137,8 +137,9 @@ def _open(shape: Shape, source: Source, target: ObjectWriter, batch: pa.RecordBa
 
 def _close(writer: BatchWriter | None, rows: int, source: Source,
            quarantine: Quarantine | None) -> None:
-    if (writer is None or rows == 0) and source.part is None and not (
-            quarantine and quarantine.count):
+    if (writer is None or rows == 0) and source.part is None:
+        if quarantine and quarantine.count:
+            raise NoGoodRows(quarantine.budget, quarantine.bad)
         raise DataError("no data rows (the file is empty or has only a header)")
     if writer is not None:  # a part may hold no rows (one line longer than its range)
         writer.close()

@@ -88,7 +88,9 @@ class PredictionsTap:
         if self._committed:
             with contextlib.suppress(Exception):  # best effort: lifecycle rules are the net
                 self._store.delete(self._uri)
-        else:
+        else:  # the Parquet writer first, or its finaliser writes to the aborted target
+            with contextlib.suppress(Exception):
+                self._writer.close()
             self._target.abort()
 
 

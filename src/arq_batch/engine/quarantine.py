@@ -38,6 +38,19 @@ class TooManyBadRows(DataError):
                          f"{self.bad[0].row} (0-based): {self.bad[0].reason}")
 
 
+class NoGoodRows(TooManyBadRows):
+    """Every row is bad: a job with nothing to deliver fails like an empty file (with its
+    bad rows listed), rather than leaving an output without a row or a header."""
+
+    def __init__(self, budget: int, bad: Sequence[BadRow]) -> None:
+        super().__init__(budget, bad, complete=True)
+        self.args = (f"no good rows: all {len(bad)} rows are bad; first at row "
+                     f"{self.bad[0].row} (0-based): {self.bad[0].reason}",)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 class Targets:
     """Where a job's quarantine file and its ``.errors.jsonl`` go, and how to remove them."""
 
@@ -129,7 +142,8 @@ class Quarantine:
             writer = parquet.Writer(sink_for(target), self._parquet[0].schema)
             for batch in self._parquet:
                 writer.write(batch)
-            writer.close()  # closes the target too
+            writer.close()  # the format's stream; the target commits on its own close
+            target.close()
             return sum(batch.num_rows for batch in self._parquet)
         count = 0
         with contextlib.closing(self._reopen()) as stream:

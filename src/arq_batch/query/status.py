@@ -35,7 +35,9 @@ ORDER BY finished_at DESC LIMIT 5"""
 # Cost of every attempt (retries and failures cost too), and per million rows scored.
 _COST = """
 SELECT sum(cost_usd) AS usd, sum(rows) FILTER (WHERE outcome = 'done') AS rows,
-       sum(cpu_seconds) AS cpu_seconds
+       sum(cpu_seconds) AS cpu_seconds,
+       sum(rows_quarantined) FILTER (WHERE outcome = 'done') AS quarantined,
+       count(*) FILTER (WHERE outcome = 'done' AND rows_quarantined > 0) AS quarantining
 FROM jobs WHERE dt >= CAST($day AS DATE) AND finished_at >= $day"""
 
 # Monitoring's files are dated by day, so "the last day" is today's and yesterday's.
@@ -66,6 +68,8 @@ class Status:
     cost_per_million_rows_usd: float | None = None
     cpu_seconds_last_day: float = 0.0
     drifted_last_day: list[dict[str, Any]] = field(default_factory=list)  # by feature
+    rows_quarantined_last_day: int = 0  # bad rows done jobs set aside within their budget
+    jobs_quarantining_last_day: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields."""
@@ -80,8 +84,11 @@ def job_figures(engine: Runner, now: datetime) -> dict[str, Any]:
     rows, span, p50, p95 = engine.run(_SPEED, {"hour": windows["hour"]}).rows[0]
     failures = engine.run(_FAILURES, {"week": windows["week"]}).records()
     drifted = engine.run(_DRIFTED, {"day": windows["day"]}).records()
-    usd, scored, cpu = engine.run(_COST, {"day": windows["day"]}).rows[0]
+    usd, scored, cpu, quarantined, quarantining = engine.run(
+        _COST, {"day": windows["day"]}).rows[0]
     return {
+        "rows_quarantined_last_day": int(quarantined or 0),
+        "jobs_quarantining_last_day": int(quarantining or 0),
         "cost_last_day_usd": float(usd or 0.0), "cpu_seconds_last_day": float(cpu or 0.0),
         "cost_per_million_rows_usd": float(usd) * 1e6 / scored if usd and scored else None,
         "jobs_last_hour": {o: int(h) for o, h, _ in counts if h},
