@@ -221,7 +221,7 @@ def test_a_wrong_line_deep_in_a_large_csv_renumbers_without_doubling(tmp_path: P
     good = LINES * 60  # ~1 MB: several blocks and output batches
     body, rows = mixed(good, BAD_CSV, every=4000)
     clean, _ = score(tmp_path, "clean.csv", HEADER + b"".join(good), scorer)
-    out, quarantine = score(tmp_path, "dirty.csv", HEADER + b"".join(body), scorer, budget=10)
+    out, _ = score(tmp_path, "dirty.csv", HEADER + b"".join(body), scorer, budget=10)
     assert out.read_bytes() == clean.read_bytes()
     assert [e["row"] for e in errors(out)] == rows
     assert Path(f"{out}.quarantine").read_bytes() == HEADER + b"".join(BAD_CSV)

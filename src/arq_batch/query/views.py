@@ -38,7 +38,7 @@ class View:
     columns: tuple[tuple[str, str], ...]  # for the empty table
     user_keys: bool = False  # keys follow input keys (any character), not our own names
     # A key's input: (pattern, replacement) of the quarantine's keys, from its prefixes.
-    input_from_key: tuple[str, str] = ()
+    input_from_key: tuple[str, ...] = ()
 
     def empty_sql(self) -> str:
         """The view's columns with no rows."""
