@@ -46,7 +46,8 @@ def score(tmp_path: Path, name: str, body: bytes, scorer, budget: int = 0
     quarantine = None
     if budget:
         targets = Targets(lambda: files.LocalWriter(f"{out}.quarantine"),
-                          lambda: files.LocalWriter(f"{out}.errors.jsonl"), lambda: None)
+                          lambda: files.LocalWriter(f"{out}.errors.jsonl"), lambda: None,
+                          str(source))
         quarantine = Quarantine(budget, fmt, opener, targets, lambda writer: writer)
     transform(Source(fmt, opener, opener), files.LocalWriter(str(out)), scorer,
               WorkerSettings(batch_rows=50), quarantine=quarantine)
@@ -325,3 +326,29 @@ def test_a_job_that_fails_after_its_quarantine_committed_removes_it_and_a_retry_
     lines = bucket.get_bytes(uri("data/quarantine/dirty.csv.errors.jsonl")).splitlines()
     assert [json.loads(line)["row"] for line in lines] == rows  # written once, not twice
     assert sorted(r["outcome"] for r in records(bucket)) == ["done", "retry"]
+
+
+def test_a_budget_comes_from_a_message_or_a_transform_request_environment() -> None:
+    from arq_batch.engine.messages import Job
+    from arq_batch.engine.transform_requests import parse_request
+    from arq_batch.kernel.errors import PoisonMessage
+
+    job = Job.from_dict({"input": "s3://arq-batch-s3/data/input/a.csv", "max_bad_rows": 3})
+    assert job.max_bad_rows == 3 and Job.from_dict(job.to_dict()) == job
+    for bad in (-1, "3", True, 1.5):
+        with pytest.raises(PoisonMessage, match="max_bad_rows"):
+            Job.from_dict({"input": "s3://arq-batch-s3/data/input/a.csv", "max_bad_rows": bad})
+    # The budget changes what a request does: another budget is another request.
+    other = Job.from_dict({"input": "s3://arq-batch-s3/data/input/a.csv", "max_bad_rows": 4})
+    assert job.output_metadata("run", "etag") != other.output_metadata("run", "etag")
+    request = {"TransformJobName": "t", "ModelName": "latest",
+               "TransformInput": {"DataSource": {"S3DataSource": {
+                   "S3DataType": "S3Prefix", "S3Uri": "s3://arq-batch-s3/data/input/"}}},
+               "TransformOutput": {"S3OutputPath": "s3://arq-batch-s3/out/"},
+               "Environment": {"MAX_BAD_ROWS": "5", "OMP_NUM_THREADS": "2"}}
+    parsed = parse_request(request)
+    assert parsed.max_bad_rows == 5
+    assert parsed.warnings == ("Environment OMP_NUM_THREADS is ignored: only MAX_BAD_ROWS "
+                               "means something here",)
+    with pytest.raises(ValueError, match="MAX_BAD_ROWS must be a whole number"):
+        parse_request(request | {"Environment": {"MAX_BAD_ROWS": "-1"}})

@@ -52,11 +52,14 @@ class NoGoodRows(TooManyBadRows):
 
 
 class Targets:
-    """Where a job's quarantine file and its ``.errors.jsonl`` go, and how to remove them."""
+    """Where a job's quarantine file and its ``.errors.jsonl`` go, how to remove them, and
+    the input they come from."""
 
     def __init__(self, open_rows: Callable[[], ObjectWriter],
-                 open_errors: Callable[[], ObjectWriter], remove: Callable[[], None]) -> None:
+                 open_errors: Callable[[], ObjectWriter], remove: Callable[[], None],
+                 input_uri: str) -> None:
         self.open_rows, self.open_errors, self.remove = open_rows, open_errors, remove
+        self.input_uri = input_uri
 
 
 class Quarantine:
@@ -134,7 +137,7 @@ class Quarantine:
         self._committed = True
         errors = self._targets.open_errors()
         for row in self.bad:
-            errors.write(row.to_json().encode() + b"\n")
+            errors.write(row.to_json(self._targets.input_uri).encode() + b"\n")
         errors.close()
 
     def _write_rows(self, target: ObjectWriter) -> int:

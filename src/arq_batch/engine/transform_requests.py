@@ -18,11 +18,14 @@ from arq_batch.kernel.uris import S3Uri
 
 NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 # Fields that configure SageMaker's own instances or bookkeeping: no effect here.
-IGNORED = ("Environment", "TransformResources", "MaxConcurrentTransforms", "MaxPayloadInMB",
+IGNORED = ("TransformResources", "MaxConcurrentTransforms", "MaxPayloadInMB",
            "BatchStrategy", "ModelClientConfig", "Tags", "ExperimentConfig",
            "DataCaptureConfig", "TransformOutput.KmsKeyId")
 _TOP = {"TransformJobName", "ModelName", "TransformInput", "TransformOutput", "DataProcessing",
-        *(f for f in IGNORED if "." not in f)}
+        "Environment", *(f for f in IGNORED if "." not in f)}
+# The Environment variables a job reads (SageMaker passes them to the container); the
+# others are for a SageMaker container's own code and are ignored with a warning.
+MAX_BAD_ROWS = "MAX_BAD_ROWS"
 _INPUT = {"DataSource", "ContentType", "CompressionType", "SplitType"}
 _OUTPUT = {"S3OutputPath", "Accept", "AssembleWith", "KmsKeyId"}
 _PROCESSING = {"InputFilter", "OutputFilter", "JoinSource"}
@@ -39,6 +42,7 @@ class TransformRequest:
     output_path: S3Uri
     options: JobOptions
     warnings: tuple[str, ...] = ()
+    max_bad_rows: int | None = None  # Environment MAX_BAD_ROWS
 
     def output_for(self, relative_key: str) -> S3Uri:
         """Where Batch Transform writes an object's output: ``<S3OutputPath>/<key>.out``."""
@@ -69,10 +73,25 @@ def parse_request(body: Any) -> TransformRequest:
         # SageMaker's default is predictions only; its outputs are never compressed.
         "join_source": processing.get("JoinSource", "None"), "compression": "None"})
     warnings = [f"{field} is ignored: {_WHY}" for field in IGNORED if _present(top, field)]
+    budget, ignored = _environment(top.get("Environment", {}))
+    warnings += [f"Environment {name} is ignored: only {MAX_BAD_ROWS} means something here"
+                 for name in ignored]
     return TransformRequest(name, _text(top, "ModelName", ""), data_type,
                             _s3(s3, "S3Uri", "S3DataSource."), _s3(outputs, "S3OutputPath",
                                                                    "TransformOutput."),
-                            options, tuple(warnings))
+                            options, tuple(warnings), budget)
+
+
+def _environment(value: Any) -> tuple[int | None, list[str]]:
+    """The bad-row budget from ``Environment`` (strings, as SageMaker's API has them),
+    and the names it does not use."""
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ValueError("Environment must be a JSON object of strings")
+    budget = value.get(MAX_BAD_ROWS)
+    if budget is not None and not budget.isdigit():
+        raise ValueError(f"Environment {MAX_BAD_ROWS} must be a whole number >= 0, "
+                         f"got {budget!r}")
+    return (None if budget is None else int(budget)), sorted(set(value) - {MAX_BAD_ROWS})
 
 
 _WHY = "workers and their resources come from the fleet (docs/sagemaker.md)"

@@ -73,7 +73,8 @@ class Transforms:
             raise PermanentError(f"transform job {request.name!r} already exists")
         model = self._model(request.model_name)
         jobs = [Job(f"{request.name}.{i}", source, request.output_for(relative), model,
-                    request.options) for i, (source, relative) in enumerate(self._inputs(request))]
+                    request.options, max_bad_rows=request.max_bad_rows)
+                for i, (source, relative) in enumerate(self._inputs(request))]
         if not jobs:
             raise ConfigError(f"no objects under {request.source}")
         for job in jobs:

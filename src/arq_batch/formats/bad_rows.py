@@ -24,9 +24,10 @@ class BadRow:
     value: str
     reason: str
 
-    def to_json(self) -> str:
-        """Its line in ``.errors.jsonl`` (and in an over-budget report)."""
-        return json.dumps(self.to_dict(), ensure_ascii=False)
+    def to_json(self, input_uri: str) -> str:
+        """Its line in ``.errors.jsonl``, which also names the input (so the lines of many
+        files read together, as the ``quarantine`` view reads them, say whose they are)."""
+        return json.dumps(self.to_dict() | {"input": input_uri}, ensure_ascii=False)
 
     def to_dict(self) -> dict[str, object]:
         """The fields of contract 13: row, column, value, reason."""

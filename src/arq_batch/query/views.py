@@ -6,7 +6,6 @@ query on a fresh bucket answers with no rows instead of an error.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from arq_batch.engine import ledger, predictions
@@ -22,8 +21,8 @@ _VIOLATION_JOB = (("job_id", "string"), ("input", "string"), ("run_id", "string"
 _VIOLATION = (("feature_name", "string"), ("constraint_check_type", "string"),
               ("description", "string"))
 _QUARANTINE_LINE = (("row", "bigint"), ("column", "string"), ("value", "string"),
-                    ("reason", "string"))
-_QUARANTINE_COLUMNS = (("input", "string"), *_QUARANTINE_LINE)
+                    ("reason", "string"), ("input", "string"))
+_QUARANTINE_COLUMNS = (("input", "string"), *_QUARANTINE_LINE[:-1])
 _ERROR_COLUMNS = (("message_id", "string"), ("job", "json"), ("error", "string"),
                   ("detail", "json"), ("attempts", "int"), ("at", "string"))
 
@@ -37,8 +36,6 @@ class View:
     suffixes: tuple[str, ...]
     columns: tuple[tuple[str, str], ...]  # for the empty table
     user_keys: bool = False  # keys follow input keys (any character), not our own names
-    # A key's input: (pattern, replacement) of the quarantine's keys, from its prefixes.
-    input_from_key: tuple[str, ...] = ()
 
     def empty_sql(self) -> str:
         """The view's columns with no rows."""
@@ -55,15 +52,11 @@ def views(settings: Settings) -> dict[str, View]:
                        *predictions.COLUMNS[2:], ("run_id", "string"), ("dt", "date"))
     error_cols = (*_ERROR_COLUMNS, ("input", "string"), ("key", "string"))
     output_cols = (("key", "string"),)
-    # data/quarantine/<relative input path>.errors.jsonl names its input
-    from_key = (f"^(s3://[^/]+/){re.escape(p.quarantine)}(.*)[.]errors[.]jsonl$",
-                f"\\1{p.input}\\2")
     return {v.name: v for v in (
         View("jobs", p.jobs, (".json",), (*ledger_cols, ("dt", "date"))),
         View("predictions", p.predictions, (".parquet",), prediction_cols),
         View("errors", p.errors, (".json",), error_cols, user_keys=True),
-        View("quarantine", p.quarantine, (".errors.jsonl",), _QUARANTINE_COLUMNS, True,
-             from_key),
+        View("quarantine", p.quarantine, (".errors.jsonl",), _QUARANTINE_COLUMNS, True),
         View("violations", p.monitoring, ("constraint_violations.json",),
              (*_VIOLATION_JOB, *_VIOLATION, ("dt", "date"))),
         View("outputs", p.output, (".csv", ".csv.gz", ".csv.zst"), output_cols, True),
@@ -81,9 +74,7 @@ def source_sql(view: View, urls: list[str]) -> str:
     if view.name == "quarantine":
         columns = "{" + ", ".join(f"{quote(n)}: {quote(_TYPES[t])}"
                                   for n, t in _QUARANTINE_LINE) + "}"
-        pattern, replacement = view.input_from_key
-        return (f"SELECT regexp_replace(filename, {quote(pattern)}, {quote(replacement)}) AS "
-                f"input, \"row\", \"column\", value, reason FROM read_json({files}, "
+        return (f"SELECT input, \"row\", \"column\", value, reason FROM read_json({files}, "
                 f"columns={columns}, format='newline_delimited', filename=true, "
                 "hive_partitioning=false)")
     if view.name == "errors":

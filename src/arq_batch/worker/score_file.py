@@ -57,7 +57,8 @@ def score_file(source: str, destination: str, model: Model, store: ObjectStore,
     meta = {RUN_ID_META: model.card.run_id}
     quarantine = None
     if max_bad_rows:
-        quarantine = Quarantine(max_bad_rows, fmt, open_stream, _beside(destination, store, meta),
+        quarantine = Quarantine(max_bad_rows, fmt, open_stream,
+                                _beside(source, destination, store, meta),
                                 partial(compressed, fmt.compression, settings.worker))
     rows = transform(Source(fmt, counted, open_seekable), _writer(destination, store, meta),
                      model.scorer, settings.worker, [monitor] if monitor else [],
@@ -71,7 +72,8 @@ def _writer(destination: str, store: ObjectStore, meta: dict[str, str]) -> Objec
     return LocalWriter(destination)
 
 
-def _beside(destination: str, store: ObjectStore, meta: dict[str, str]) -> Targets:
+def _beside(source: str, destination: str, store: ObjectStore, meta: dict[str, str]
+            ) -> Targets:
     """``DST.quarantine`` and ``DST.errors.jsonl``, on S3 or a local disk."""
     rows, errors = destination + ".quarantine", destination + ".errors.jsonl"
 
@@ -83,7 +85,7 @@ def _beside(destination: str, store: ObjectStore, meta: dict[str, str]) -> Targe
                 os.remove(name)
 
     return Targets(partial(_writer, rows, store, meta), partial(_writer, errors, store, meta),
-                   remove)
+                   remove, source)
 
 
 def _readers(source: str, store: ObjectStore) -> tuple[int, Callable[[], BinaryIO],

@@ -36,7 +36,8 @@ def job_quarantine(store: ObjectStore, settings: Settings, job: Job, shape: Shap
             store.delete(uri)
 
     return Quarantine(budget, shape.source, partial(reopen, store, job, info),
-                      Targets(open_rows, partial(store.open_writer, errors, metadata), remove),
+                      Targets(open_rows, partial(store.open_writer, errors, metadata), remove,
+                              str(job.input)),
                       partial(compressed, shape.source.compression, settings.worker))
 
 
