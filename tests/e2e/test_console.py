@@ -75,12 +75,12 @@ def hostile_training_data(tmp_path: Path) -> Path:
 
 
 def ledger_entry(s3: Any, job: str, outcome: str, error: str = "", rows: int = 10,
-                 cost_usd: float | None = None) -> None:
+                 cost_usd: float | None = None, rows_quarantined: int | None = None) -> None:
     now = datetime.now(UTC)
     record = LedgerRecord(job, job, 1, "worker-<b>1</b>", outcome, now - timedelta(seconds=2),
                           now, input=f"s3://{BUCKET}/data/input/{job}.csv", rows=rows,
                           error_class=error and "data_error", error_message=error or None,
-                          cost_usd=cost_usd)
+                          cost_usd=cost_usd, rows_quarantined=rows_quarantined)
     uri = layout.ledger_uri(BUCKET, load_settings().prefixes, record.dt, job, 1)
     s3.put_object(Bucket=BUCKET, Key=uri.key, Body=record.to_json())
 
@@ -199,3 +199,25 @@ def test_the_overview_shows_cost_per_job_per_day_and_per_million_rows(s3, config
     # 3 jobs, 4,000 rows scored (done ones), $0.000006 in all, per job, per million rows
     assert cells == [now.date().isoformat(), "3", "4,000", "$0.000006", "$0.000002",
                      "$0.001500"]
+
+
+def test_a_jobs_page_lists_its_quarantined_rows_escaped_with_their_files(
+        s3, config_file) -> None:
+    provision(load_settings())
+    ledger_entry(s3, "dirty", "done", rows=340, rows_quarantined=2)
+    lines = [{"row": 4, "column": "bill_length_mm", "value": "<script>alert(10)</script>",
+              "reason": "'<script>' is not a number"},
+             {"row": 9, "column": None, "value": "a,b", "reason": "has 2 fields; the header "
+                                                              "has 8"}]
+    s3.put_object(Bucket=BUCKET, Key="data/quarantine/dirty.csv", Body=b"h\n<script>\na,b\n")
+    s3.put_object(Bucket=BUCKET, Key="data/quarantine/dirty.csv.errors.jsonl",
+                  Body="".join(json.dumps(line) + "\n" for line in lines).encode())
+    client = console_client()
+    page = client.get("/jobs/dirty").text
+    section = page[page.index("<h2>Quarantined rows</h2>"):]
+    assert "<script>alert" not in page and "&lt;script&gt;alert(10)" in section
+    assert "2 bad row(s) set aside" in section and "(the whole row)" in section
+    link = quote(f"s3://{BUCKET}/data/quarantine/dirty.csv", safe="/")
+    assert f'/download?uri={link}"' in section
+    assert client.get("/download", params={"uri": f"s3://{BUCKET}/data/quarantine/dirty.csv"}
+                      ).content == b"h\n<script>\na,b\n"

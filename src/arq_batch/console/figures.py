@@ -112,7 +112,26 @@ def job(source: Source, store: ObjectStore, settings: Settings,
     violations = source.run(_JOB_VIOLATIONS, {"job": job_id}).records()
     return {"job_id": job_id, "attempts": attempts, "last": last, "violations": violations,
             "cost_usd": sum(a["cost_usd"] or 0.0 for a in attempts),
-            "report": error_report(store, settings, last)}
+            "report": error_report(store, settings, last),
+            "quarantine": quarantined(store, settings, last)}
+
+
+QUARANTINE_SHOWN = 100  # lines of a job's .errors.jsonl its page lists
+
+
+def quarantined(store: ObjectStore, settings: Settings,
+                attempt: dict[str, Any]) -> dict[str, Any] | None:
+    """The bad rows a done job set aside: where they are and the first reasons."""
+    if attempt["outcome"] != "done" or not attempt.get("rows_quarantined"):
+        return None
+    rows, errors = layout.quarantine_uris(settings.bucket, settings.prefixes,
+                                          S3Uri.parse(attempt["input"]))
+    try:
+        lines = store.get_bytes(errors).decode("utf-8", errors="replace").splitlines()
+    except MissingObject:  # expired (worker.quarantine_days) or removed
+        return {"file": None, "errors": None, "rows": [], "count": attempt["rows_quarantined"]}
+    return {"file": str(rows), "errors": str(errors), "count": attempt["rows_quarantined"],
+            "rows": [json.loads(line) for line in lines[:QUARANTINE_SHOWN]]}
 
 
 def error_report(store: ObjectStore, settings: Settings,
