@@ -352,3 +352,49 @@ def test_a_budget_comes_from_a_message_or_a_transform_request_environment() -> N
                                "means something here",)
     with pytest.raises(ValueError, match="MAX_BAD_ROWS must be a whole number"):
         parse_request(request | {"Environment": {"MAX_BAD_ROWS": "-1"}})
+
+
+def split_job(queue, name: str, key: str, budget: int, split: int = 20_000) -> None:
+    queue.send(json.dumps({"input": f"s3://arq-batch-s3/{key}", "job_id": name,
+                           "output": f"s3://arq-batch-s3/{name}/out.csv",
+                           "split_bytes": split, "max_bad_rows": budget}))
+
+
+def predictions_rows(store, job: str) -> list[int]:
+    (key,) = [k for k in store.list_keys(uri("data/predictions/")) if k.endswith(f"/{job}.parquet")]
+    return pq.read_table(io.BytesIO(store.get_bytes(uri(key)))).column("row").to_pylist()
+
+
+def test_a_split_job_counts_bad_rows_over_all_its_parts(bucket, queue, settings,
+                                                        tiny_model) -> None:
+    # Bad rows in several parts of ~20 kB; the same file scored whole is the reference.
+    body, rows = mixed(LINES * 4, BAD_CSV, every=350)
+    bucket.put_bytes(uri("staging/dirty.csv"), HEADER + b"".join(body))
+    split_job(queue, "whole", "staging/dirty.csv", 4, split=0)
+    split_job(queue, "split", "staging/dirty.csv", 4)
+    work(bucket, queue, settings)
+    assert bucket.get_bytes(uri("split/out.csv")) == bucket.get_bytes(uri("whole/out.csv"))
+    assert bucket.get_bytes(uri("data/quarantine/staging/dirty.csv")) == \
+        HEADER + b"".join(BAD_CSV)
+    lines = bucket.get_bytes(uri("data/quarantine/staging/dirty.csv.errors.jsonl"))
+    assert [json.loads(line)["row"] for line in lines.splitlines()] == rows
+    # The predictions keep the input's own row numbers, skipping the bad ones.
+    expected = [i for i in range(len(body)) if i not in rows]
+    assert predictions_rows(bucket, "split") == predictions_rows(bucket, "whole") == expected
+    done = {r["job_id"]: r for r in records(bucket) if r["outcome"] == "done"}
+    assert done["split"]["rows_quarantined"] == done["whole"]["rows_quarantined"] == 4
+    assert len([r for r in records(bucket) if r["outcome"] == "part"]) > 3
+    assert not list(bucket.list_keys(uri("data/splits/")))
+
+
+def test_a_split_job_over_its_budget_in_all_fails_and_leaves_no_quarantine(
+        bucket, queue, settings, tiny_model) -> None:
+    body, _ = mixed(LINES * 4, BAD_CSV, every=350)  # one bad row per part: each within 3
+    bucket.put_bytes(uri("staging/dirty.csv"), HEADER + b"".join(body))
+    split_job(queue, "split", "staging/dirty.csv", 3)
+    work(bucket, queue, settings)
+    assert not list(bucket.list_keys(uri("split/")))
+    assert not list(bucket.list_keys(uri("data/quarantine/")))
+    assert not list(bucket.list_keys(uri("data/splits/")))
+    report = json.loads(bucket.get_bytes(uri("data/errors/staging/dirty.csv.json")))
+    assert report["detail"]["max_bad_rows"] == 3 and len(report["detail"]["bad_rows"]) == 4

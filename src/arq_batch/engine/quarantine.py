@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import BinaryIO
 
 import numpy as np
@@ -33,9 +34,16 @@ class TooManyBadRows(DataError):
 
     def __init__(self, budget: int, bad: Sequence[BadRow], complete: bool) -> None:
         self.budget, self.bad = budget, tuple(sorted(bad, key=lambda b: b.row)[:MAX_LISTED])
+        self.complete = complete
         seen = f"{len(bad)}" if complete else f"at least {len(bad)}"
         super().__init__(f"{seen} bad rows, more than max_bad_rows={budget}; first at row "
                          f"{self.bad[0].row} (0-based): {self.bad[0].reason}")
+
+
+    def shifted(self, offset: int) -> TooManyBadRows:
+        """The same error with rows counted ``offset`` further (a split job's part)."""
+        return TooManyBadRows(self.budget, [replace(b, row=b.row + offset) for b in self.bad],
+                              self.complete)
 
 
 class NoGoodRows(TooManyBadRows):
@@ -66,8 +74,12 @@ class Quarantine:
     """The bad rows of one job (or one part of a split job) and its budget."""
 
     def __init__(self, budget: int, fmt: FileFormat, reopen: Callable[[], BinaryIO],
-                 targets: Targets, compress: Callable[[ObjectWriter], ObjectWriter]) -> None:
+                 targets: Targets, compress: Callable[[ObjectWriter], ObjectWriter],
+                 header: bool = True) -> None:
+        """``header``: whether the quarantine file starts with the CSV's header (a split
+        job's parts leave it to the assembly)."""
         self.budget, self._fmt, self._reopen = budget, fmt, reopen
+        self._header = header
         self._targets, self._compress = targets, compress
         self.bad: list[BadRow] = []
         self._skipped: list[int] = []  # rows readers left out, in input order
@@ -151,7 +163,8 @@ class Quarantine:
         count = 0
         with contextlib.closing(self._reopen()) as stream:
             for number, record in raw_rows(self._fmt, stream, [b.row for b in self.bad]):
-                target.write(record)
+                if number != HEADER or self._header:
+                    target.write(record)
                 count += number != HEADER
         target.close()
         return count

@@ -155,6 +155,12 @@ class SplitKeys:
         """Part ``index``'s predictions, rows counted from the part's first row."""
         return self._key(f"parts/{index:05d}.predictions.parquet")
 
+    def quarantine(self, index: int) -> tuple[S3Uri, S3Uri]:
+        """Part ``index``'s bad rows (no CSV header) and their ``.errors.jsonl``, rows
+        counted from the part's first row."""
+        rows = self._key(f"parts/{index:05d}.quarantine")
+        return rows, self._key(f"parts/{index:05d}.quarantine.errors.jsonl")
+
     def monitoring(self, index: int) -> S3Uri:
         """Part ``index``'s folder for its statistics.json, merged by the assembly."""
         return self._key(f"parts/{index:05d}.monitoring/")

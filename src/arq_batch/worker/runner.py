@@ -155,7 +155,8 @@ class JobRunner:
         return replace(result, assembled=JobResult(
             whole, self.output_for(whole), outcome.total_rows, model.card.run_id,
             result.seconds, input_etag=outcome.input_etag, input_size=outcome.input_size,
-            output_bytes=outcome.output_bytes, monitoring=outcome.monitoring))
+            output_bytes=outcome.output_bytes, monitoring=outcome.monitoring,
+            quarantined=outcome.quarantined))
 
     def abandon(self, job: Job) -> bool:
         """A part failed for good: fail its job (once; True for the first part to fail)."""

@@ -11,13 +11,14 @@ one file, and so are the predictions files, whose row numbers are shifted on the
 
 from __future__ import annotations
 
+import bisect
 import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from arq_batch.engine.messages import Job
 from arq_batch.engine.shaping import Shape
@@ -33,6 +34,7 @@ from arq_batch.kernel.uris import S3Uri
 from arq_batch.models.artifacts import Model
 from arq_batch.monitoring.checks import Findings
 from arq_batch.worker.monitoring import Monitoring
+from arq_batch.worker.splits.set_aside import assemble
 from arq_batch.worker.splits.splitter import Splitter
 
 logger = logging.getLogger(__name__)
@@ -49,6 +51,7 @@ class PartOutcome:
     input_etag: str = ""  # the input's, as planned (the assembled job's ledger fields)
     input_size: int = 0
     monitoring: Findings | None = None  # the whole input's checks, when it assembled
+    quarantined: int = 0  # the whole job's bad rows set aside, when it assembled
 
 
 class Parts:
@@ -84,11 +87,11 @@ class Parts:
         self._progress(job, plan, done)
         if len(done) < len(plan.parts) or not self._claim(keys, job.part):
             return PartOutcome(rows)
-        total, size, findings = self._assemble(plan, keys, done, shape, model)
+        total, size, findings, quarantined = self._assemble(plan, keys, done, shape, model)
         self.splitter.clear(keys)
         return PartOutcome(rows, total_rows=total, output_bytes=size,
                            input_etag=plan.input_etag, input_size=plan.input_size,
-                           monitoring=findings)
+                           monitoring=findings, quarantined=quarantined)
 
     def _score_whole(self, job: Job, plan: Plan, reason: SplitUnsafe) -> None:
         """The file cannot be split: the first part to find out re-sends it as one job."""
@@ -120,16 +123,22 @@ class Parts:
                            "rows": sum(done.values())})
 
     def _assemble(self, plan: Plan, keys: SplitKeys, done: dict[int, int], shape: Shape,
-                  model: Model) -> tuple[int, int, Findings | None]:
+                  model: Model) -> tuple[int, int, Findings | None, int]:
         """Monitoring and predictions first, then the output (its appearance means the job
         is done)."""
         total = sum(done.values())
         if total == 0:
             raise DataError("no data rows (the file is empty or has only a header)")
         sizes = dict(self._store.list_objects(keys.parts_prefix))
-        findings, undo = self._monitoring.assemble(plan, keys, model, sizes)
+        set_aside = assemble(self._store, self._settings, plan, keys, done, sizes, shape)
+        findings, monitoring_undo = self._monitoring.assemble(plan, keys, model, sizes)
+
+        def undo() -> None:
+            monitoring_undo()
+            for uri in set_aside.written:
+                self._store.delete(uri)
         try:
-            predictions = self._predictions(plan, keys, sizes)
+            predictions = self._predictions(plan, keys, sizes, done, set_aside.first_rows)
         except BaseException:
             undo()
             raise
@@ -146,16 +155,16 @@ class Parts:
                 self._store.delete(predictions)
             undo()
             raise
-        return total, self._store.head(output).size, findings
+        return total, self._store.head(output).size, findings, set_aside.count
 
-    def _predictions(self, plan: Plan, keys: SplitKeys,
-                     sizes: dict[str, ObjectInfo]) -> S3Uri | None:
+    def _predictions(self, plan: Plan, keys: SplitKeys, sizes: dict[str, ObjectInfo],
+                     done: dict[int, int], first_rows: tuple[int, ...]) -> S3Uri | None:
         if not any(keys.predictions(p.index).key in sizes for p in plan.parts):
             return None
         s = self._settings
         uri = predictions_uri(s.bucket, s.prefixes, plan.run_id, plan.enqueued_at[:10],
                               str(plan.job["job_id"]))
-        self._rewrite(uri, {}, plan, keys.predictions, sizes, _renumber)
+        self._rewrite(uri, {}, plan, keys.predictions, sizes, _Renumber(plan, done, first_rows))
         return uri
 
     def _rewrite(self, target: S3Uri, metadata: dict[str, str], plan: Plan,
@@ -174,9 +183,23 @@ class Parts:
             raise
 
 
-def _renumber(rows_before: int, batch: pa.RecordBatch) -> pa.RecordBatch:
-    """Rows counted from the start of the file: the parts' predictions files hold every row
-    of the file in order, so a row's number is its position in the joined file."""
-    index = batch.schema.get_field_index("row")
-    rows = pa.array(np.arange(rows_before, rows_before + batch.num_rows, dtype=np.int64))
-    return batch.set_column(index, "row", rows)
+class _Renumber:
+    """Rows counted from the start of the file. A part's predictions count from its own
+    first row (with gaps where bad rows were set aside), so each part's are shifted by
+    where the part starts in the input; the files are read in part order, and a part's
+    file holds as many rows as it scored."""
+
+    def __init__(self, plan: Plan, done: dict[int, int], first_rows: tuple[int, ...]) -> None:
+        self._starts: list[int] = []  # rows written before each part with rows
+        self._firsts: list[int] = []  # that part's first row in the input
+        written = 0
+        for part, first in zip(plan.parts, first_rows, strict=True):
+            if done.get(part.index):
+                self._starts.append(written)
+                self._firsts.append(first)
+                written += done[part.index]
+
+    def __call__(self, rows_before: int, batch: pa.RecordBatch) -> pa.RecordBatch:
+        first = self._firsts[bisect.bisect_right(self._starts, rows_before) - 1]
+        index = batch.schema.get_field_index("row")
+        return batch.set_column(index, "row", pc.add(batch.column(index), first))

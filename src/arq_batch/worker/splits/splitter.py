@@ -1,12 +1,9 @@
-"""Split jobs on the worker: plan a large input into parts, score one part, hand over to assembly.
-
-The message of a large input becomes a plan in S3 and one queue message per part; any
-worker scores any part into a temporary object, then writes the part's marker. The worker
+"""Split jobs on the worker: plan a large input into parts, score one part, hand over to
+assembly. A large input's message becomes a plan in S3 and one message per part; any
+worker scores any part into a temporary object, then writes the part's marker. The one
 that writes the last marker claims the assembly (``assembly.py``) with a conditional
-write, so exactly one assembles even when two finish at once. A part that fails for good
-fails the job: it writes ``failed.json`` first (so other parts stop), then removes the
-job's temporary objects. Every step can be redone: a redelivered part finds its marker.
-"""
+write. A part that fails for good fails the job: it writes ``failed.json`` first (so
+other parts stop), then removes the job's temporary objects. Every step can be redone."""
 
 from __future__ import annotations
 
@@ -23,6 +20,7 @@ from arq_batch.engine import split_plan
 from arq_batch.engine.filestream import Source, Tap, transform
 from arq_batch.engine.messages import Job
 from arq_batch.engine.predictions import PredictionsTap
+from arq_batch.engine.quarantine import TooManyBadRows
 from arq_batch.engine.shaping import Shape
 from arq_batch.engine.split_plan import Part, Plan, SplitKeys
 from arq_batch.engine.values import InvalidValues
@@ -36,6 +34,7 @@ from arq_batch.kernel.uris import S3Uri
 from arq_batch.models.artifacts import Model
 from arq_batch.monitoring.tap import STATISTICS
 from arq_batch.worker.monitoring import Monitoring
+from arq_batch.worker.splits.set_aside import part_quarantine
 
 logger = logging.getLogger(__name__)
 TAIL = 1024 * 1024  # read past a part's range, a window at a time, to end its last line
@@ -128,11 +127,13 @@ class Splitter:
         keys, part = self.keys(job), _part(plan, job)
         taps = self._taps(job, keys, part, model)
         source = self._source(job, plan, part, shape)
+        quarantine = part_quarantine(self._store, self._settings, job, keys, shape,
+                                     source.open_stream)
         try:
             return transform(source, self._store.open_writer(keys.output(part.index)),
                              model.scorer, self._settings.worker, taps, cancelled,
-                             shape=shape)
-        except InvalidValues as exc:  # rows counted from the start of the file
+                             shape=shape, quarantine=quarantine)
+        except (InvalidValues, TooManyBadRows) as exc:  # rows counted from the file's start
             raise exc.shifted(self._rows_before(job, plan, part)) from None
         except DataError as exc:
             raise DataError(f"part {part.index} of {len(plan.parts)}: {exc}") from None
@@ -164,10 +165,8 @@ class Splitter:
 
     def _rows_before(self, job: Job, plan: Plan, part: Part) -> int:
         """Data rows in the file before this part: counted from the bytes (errors only)."""
-        if not plan.by_bytes:
-            return part.first_row
-        if part.index == 0:
-            return 0
+        if not plan.by_bytes or part.index == 0:
+            return max(0, part.first_row)
         lines = 1  # the line break at or after start - 1 ends the part's last line before
         if part.start > 1:
             with self._store.open_range(job.input, 0, part.start - 1,
@@ -178,7 +177,7 @@ class Splitter:
 
     def fail(self, job: Job) -> bool:
         """Fail the job and remove its temporary objects; True only for the one caller that
-        does so (that one reports the failure, or re-sends an unsplittable job whole)."""
+        does (it reports the failure, or re-sends an unsplittable job whole)."""
         keys = self.keys(job)
         if not self._store.put_new(keys.failed, b'{"failed": true}'):
             return False  # another part failed it first, and clears up
@@ -198,7 +197,7 @@ class Splitter:
 
     def drop(self, keys: SplitKeys, index: int, rows: int) -> None:
         """Remove one part's objects (its job failed while it ran)."""
-        for uri in (keys.output(index), keys.predictions(index),
+        for uri in (keys.output(index), keys.predictions(index), *keys.quarantine(index),
                     keys.monitoring(index).child(STATISTICS), keys.done(index, rows)):
             with contextlib.suppress(PermanentError):
                 self._store.delete(uri)
