@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint browser test-browser console test-slow test-container test-spark bench-split bench bench-quick bench-formats bench-dataset bench-memory bench-train bench-monitoring bench-options bench-stores bench-serve bench-query bench-console soak clean
+.PHONY: demo test lint browser test-browser console test-slow test-container test-spark bench-split bench bench-quick bench-formats bench-dataset bench-memory bench-train bench-monitoring bench-options bench-stores bench-serve bench-query bench-console bench-quarantine soak clean
 
 $(STAMP): requirements*.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -77,6 +77,9 @@ bench-query: $(STAMP)  ## status and count(*) at 1k, 10k and 100k jobs recorded 
 
 bench-console: $(STAMP)  ## the console's pages at 100k jobs recorded, and its memory (about 3 min)
 	$(PY) bench/console.py
+
+bench-quarantine: $(STAMP)  ## the 1M-row CSV job with a bad-row budget, clean and 1% bad (about 2 min)
+	$(PY) bench/quarantine.py
 
 bench-dataset: $(STAMP)  ## the predictions dataset's cost per job, and query times
 	$(PY) bench/dataset.py

@@ -398,3 +398,21 @@ def test_a_split_job_over_its_budget_in_all_fails_and_leaves_no_quarantine(
     assert not list(bucket.list_keys(uri("data/splits/")))
     report = json.loads(bucket.get_bytes(uri("data/errors/staging/dirty.csv.json")))
     assert report["detail"]["max_bad_rows"] == 3 and len(report["detail"]["bad_rows"]) == 4
+
+
+@pytest.mark.parametrize(("media", "body"), [
+    ("application/json", b'{"instances": [{"features": [39.1, 18.7, 1e400, 3750, 2007]}]}'),
+    ("text/csv", b"39.1,18.7,-inf,3750,2007\n"),
+    ("application/jsonlines", b'{"bill_length_mm": 39.1, "bill_depth_mm": 18.7, '
+                              b'"flipper_length_mm": Infinity, "body_mass_g": 3750, '
+                              b'"year": 2007}\n'),
+])
+def test_the_endpoint_answers_400_naming_a_non_finite_feature(numeric_species_model, media: str,
+                                                              body: bytes) -> None:
+    from arq_batch.serving.invocations import RequestError, invocations
+
+    _, scorer, _, card = numeric_species_model
+    with pytest.raises(RequestError) as refused:
+        invocations(body, media, "application/json", scorer, card.feature_names)
+    assert refused.value.status == 400 and "flipper_length_mm" in str(refused.value)
+    assert "not a finite number" in str(refused.value)

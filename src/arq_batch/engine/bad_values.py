@@ -10,6 +10,7 @@ for each of its columns).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -18,20 +19,28 @@ import pyarrow.compute as pc
 from arq_batch.engine import values
 from arq_batch.engine.values import BadValue
 
-# What Arrow's text-to-float64 cast accepts, so the rest can be named without a cast
-# failing; a value this lets through that the cast still refuses falls back to Python.
-_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$|^[+-]?(inf|infinity|nan)$"
 _EXACT = 2.0 ** 53  # integers beyond this lose digits as float64
 _NULLS = pa.array(values.NULL_TOKENS)
 _Reason = Callable[[str], str]  # a bad value's text -> why it is bad
 
 
+@dataclass(frozen=True)
+class BadRows:
+    """The bad rows of one batch."""
+
+    mask: np.ndarray  # rows with at least one bad feature value
+    cells: list[BadValue]  # each bad cell (its row within the batch), row by row
+    # Text features already read as numbers here (nulls where missing or bad): the good
+    # rows are scored from these rather than parsed a second time.
+    parsed: dict[str, pa.Array]
+
+
 def bad_rows(batch: pa.RecordBatch, numeric: tuple[str, ...], categorical: tuple[str, ...],
-             booleans: frozenset[str]) -> tuple[np.ndarray, list[BadValue]]:
-    """A mask of the rows with at least one bad feature value, and each bad cell (its row
-    within the batch), row by row."""
+             booleans: frozenset[str]) -> BadRows:
+    """Every bad feature value of ``batch``."""
     mask = np.zeros(batch.num_rows, bool)
     cells: list[BadValue] = []
+    parsed: dict[str, pa.Array] = {}
     for name in (*numeric, *categorical):
         column = batch.column(name)
         if isinstance(column, pa.ChunkedArray):
@@ -41,13 +50,15 @@ def bad_rows(batch: pa.RecordBatch, numeric: tuple[str, ...], categorical: tuple
         elif name in booleans:
             bad, reason = _bad_booleans(column)
         else:
-            bad, reason = _bad_numbers(column)
+            bad, reason, numbers = _bad_numbers(column)
+            if numbers is not None:
+                parsed[name] = numbers
         rows = np.flatnonzero(bad)
         mask[rows] = True
         cells += [BadValue(int(r), name, _text(column[int(r)]), reason(_text(column[int(r)])))
                   for r in rows]
     cells.sort(key=lambda cell: cell.row)
-    return mask, cells
+    return BadRows(mask, cells, parsed)
 
 
 def _text(value: pa.Scalar) -> str:
@@ -55,29 +66,36 @@ def _text(value: pa.Scalar) -> str:
     return plain.decode("utf-8", errors="replace") if isinstance(plain, bytes) else str(plain)
 
 
-def _bad_numbers(column: pa.Array) -> tuple[np.ndarray, _Reason]:
+def _bad_numbers(column: pa.Array) -> tuple[np.ndarray, _Reason, pa.Array | None]:
     kind = column.type
     if pa.types.is_integer(kind):
         magnitude = pc.abs_checked(pc.cast(column, pa.float64(), safe=False))
-        return _flags(pc.greater(magnitude, _EXACT)), _reason("is an integer beyond what a "
-                                                              "float64 holds exactly")
+        return _flags(pc.greater(magnitude, _EXACT)), _reason(
+            "is an integer beyond what a float64 holds exactly"), None
     if pa.types.is_floating(kind) or pa.types.is_decimal(kind):
-        return _flags(pc.is_inf(pc.cast(column, pa.float64()))), _reason("is not a finite "
-                                                                         "number")
+        return _flags(pc.is_inf(pc.cast(column, pa.float64()))), _reason(
+            "is not a finite number"), None
     if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
-        return _flags(pc.is_valid(column)), _reason(f"is a {kind}, not a number")
+        return _flags(pc.is_valid(column)), _reason(f"is a {kind}, not a number"), None
+    try:  # the usual column of a batch with a bad row elsewhere: clean
+        numbers = pc.cast(column, pa.float64())
+        return _flags(pc.is_inf(numbers)), _reason("is not a finite number"), numbers
+    except pa.ArrowInvalid:
+        pass
     text = pc.utf8_trim_whitespace(column)
     missing = pc.is_in(text, value_set=_NULLS)
-    looks = pc.match_substring_regex(text, _NUMBER, ignore_case=True)
+    looks = pc.invert(values.not_numbers(text))
     bad = _flags(pc.and_(pc.and_(pc.is_valid(text), pc.invert(missing)), pc.invert(looks)))
-    parsed = pc.if_else(pc.and_(looks, pc.invert(missing)), text, pa.scalar(None, text.type))
+    text = pc.if_else(pc.and_(looks, pc.invert(missing)), text, pa.scalar(None, text.type))
     try:
-        infinite = _flags(pc.is_inf(pc.cast(parsed, pa.float64())))
+        numbers = pc.cast(text, pa.float64())
+        infinite = _flags(pc.is_inf(numbers))
     except pa.ArrowInvalid:  # the pattern let through something the cast refuses
-        infinite = np.array([_not_finite(v) for v in parsed.to_pylist()], bool)
+        numbers = None
+        infinite = np.array([_not_finite(v) for v in text.to_pylist()], bool)
     return bad | infinite, lambda value: (
         f"{value[:40]!r} is not a finite number" if _is_float(value)
-        else f"{value[:40]!r} is not a number")
+        else f"{value[:40]!r} is not a number"), numbers
 
 
 def _bad_booleans(column: pa.Array) -> tuple[np.ndarray, _Reason]:

@@ -179,14 +179,17 @@ def _set_aside(scorer: LinearScorer, batch: pa.RecordBatch, view: pa.RecordBatch
                numbers: np.ndarray | None, quarantine: Quarantine, error: DataError
                ) -> tuple[pa.RecordBatch, pa.RecordBatch, np.ndarray]:
     """The batch without its bad rows, which go to the quarantine (or the job fails)."""
-    mask, cells = bad_rows(view, scorer.numeric, scorer.categorical, scorer.booleans)
-    if not mask.any():  # not a bad value after all: a column the model cannot use at all
+    found = bad_rows(view, scorer.numeric, scorer.categorical, scorer.booleans)
+    if not found.mask.any():  # not a bad value after all: a column the model cannot use
         raise error
     assert numbers is not None
-    quarantine.set_aside(numbers, cells, batch, mask)
+    quarantine.set_aside(numbers, found.cells, batch, found.mask)
     quarantine.check()
-    keep = pa.array(~mask)
-    return batch.filter(keep), view.filter(keep), numbers[~mask]
+    keep = pa.array(~found.mask)
+    view = view.filter(keep)
+    for name, parsed in found.parsed.items():  # read once: not parsed again for scoring
+        view = view.set_column(view.schema.get_field_index(name), name, parsed.filter(keep))
+    return batch.filter(keep), view, numbers[~found.mask]
 
 
 def compressed(codec: str, options: WorkerSettings, target: ObjectWriter) -> ObjectWriter:
