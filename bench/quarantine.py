@@ -1,8 +1,8 @@
 """``make bench-quarantine``: what a bad-row budget costs the 1M-row CSV job.
 
-One run against one local moto server, ``worker --once`` as a subprocess, median of three
-runs of each variant (five, interleaved; fresh output keys): the clean file with no budget (all or nothing,
-the default) and with a budget, and a copy with 1% of its rows bad (half a value that is
+One run against one local moto server, ``worker --once`` as a subprocess, median of five
+interleaved runs of each variant (fresh output keys): the clean file with no budget (all
+or nothing, the default) and with a budget, and a copy with 1% of its rows bad (half a value that is
 not a number, half a line with too few fields, spread evenly) with a budget. Targets
 (issue 30): a budget on a clean file within 2% of none; 1% bad at most 1.5x the clean
 job, memory flat.

@@ -35,6 +35,10 @@ NAMES = {"AWS::Partition": "aws", "AWS::Region": REGION, "AWS::AccountId": ACCOU
 
 # Granted for paths the run above does not take, each exercised by another test.
 NOT_TAKEN = [
+    # a job that fails after its quarantine committed removes it (test_quarantine's unit
+    # test of a failed output commit)
+    "WithdrawWhatAFailedJobWroteAndFinishedSplits: s3:DeleteObject on "
+    "arn:aws:s3:::arq-batch-s3/data/quarantine/*",
     # a multipart output that fails half-way is aborted (test_worker's kill and data tests)
     "WriteOutputsAndRecords: s3:AbortMultipartUpload on arn:aws:s3:::arq-batch-s3/*",
     # the heartbeat, retry backoff and release at shutdown (test_worker's long-job tests)
@@ -50,7 +54,7 @@ def task_role() -> Policy:
 
 def _work_every_kind_of_job(s3, sqs, settings) -> None:
     """Whole CSV and Parquet jobs (monitored), a split job, a data error, a poison message,
-    a redelivered (skipped) job, then the endpoint's model load and one watch pass."""
+    a redelivered (skipped) job, a job that sets a bad row aside, then the endpoint's model load and one watch pass."""
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
@@ -62,6 +66,9 @@ def _work_every_kind_of_job(s3, sqs, settings) -> None:
     pq.write_table(table, sink)
     s3.put_object(Bucket=BUCKET, Key="data/input/t.parquet", Body=sink.getvalue())
     send_job(sqs, input=f"s3://{BUCKET}/big/split.csv", split_bytes=100_000, job_id="split")
+    dirty = penguins_csv().replace(b"39.1", b"thirty-nine", 1)  # one bad row, set aside
+    s3.put_object(Bucket=BUCKET, Key="big/dirty.csv", Body=dirty)
+    send_job(sqs, input=f"s3://{BUCKET}/big/dirty.csv", max_bad_rows=1)
     sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName=QUEUE)["QueueUrl"],
                      MessageBody="not a job")
     build_worker(settings, 2, once=True).run()
@@ -87,7 +94,7 @@ def test_every_call_of_the_worker_endpoint_and_watch_is_allowed_by_the_task_role
     # Then it really did (so the calls cover each path) ...
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]}
     for expected in ("data/output/whole.csv", "data/output/big/split.csv", "data/output/t.parquet",
-                     "data/errors/bad.csv.json"):
+                     "data/errors/bad.csv.json", "data/quarantine/big/dirty.csv"):
         assert expected in keys, sorted(keys)
     assert any(k.startswith("data/monitoring/") for k in keys)
     for prefix in ("data/splits/", "data/progress/", "data/compacted/"):
