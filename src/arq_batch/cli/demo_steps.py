@@ -36,6 +36,7 @@ DEMO_QUERIES = (
     "FROM predictions GROUP BY ALL ORDER BY n DESC",
     "SELECT error, input FROM errors",
     "SELECT input, feature_name, constraint_check_type FROM violations ORDER BY ALL",
+    "SELECT q.row, q.column, q.value, q.reason FROM quarantine AS q",
 )
 
 
@@ -85,7 +86,23 @@ def _batch_stage(store: S3Store, settings: Settings,
     say(f"5. dead-letter queue: {len(letters)} message(s)")
     for letter in letters:
         say(f"   {letter.error}")
+    jobs.append(_resend_with_budget(store, settings, say))
     return jobs, letters
+
+
+def _resend_with_budget(store: S3Store, settings: Settings, say: Any) -> dict[str, Any]:
+    """The broken file again, with a budget of bad rows: scored, its bad row set aside."""
+    broken = S3Uri(settings.bucket, settings.prefixes.input + "broken/penguins.csv")
+    output = S3Uri(settings.bucket, settings.prefixes.output + "broken/penguins.resent.csv")
+    wiring.job_queue(settings).send(json.dumps(
+        {"input": str(broken), "output": str(output), "max_bad_rows": 5}))
+    say("   $ arq-batch send .../broken/penguins.csv --max-bad-rows 5 "
+        "--output .../broken/penguins.resent.csv")
+    worker = run_worker(settings, concurrency=1, once=True)
+    (job,) = [e for e in worker.history if e.get("input") == str(broken)]
+    say(f"   {job['outcome']}: {job.get('rows')} rows scored; the bad one set aside in "
+        f"data/quarantine/broken/penguins.csv, why in its .errors.jsonl (docs/quarantine.md)")
+    return job
 
 
 def _sql_stage(settings: Settings, say: Any) -> dict[str, list[dict[str, Any]]]:
