@@ -5,6 +5,7 @@ user drives them (``send --max-bad-rows``, ``score --max-bad-rows``, ``query``,
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,15 @@ from arq_batch.aws.emulator import free_port
 
 from ..stories import scrape
 from .conftest import cli
-from .helpers import BUCKET, HEADER, ROWS, exists, provision_and_train, queue_depth
+from .helpers import (
+    BUCKET,
+    HEADER,
+    ROWS,
+    exists,
+    provision_and_train,
+    queue_depth,
+    wait_mid_job,
+)
 
 BAD = (b"Adelie,Torgersen,thirty-nine,18.7,181,3750,male,2007\n",
        b"Adelie,Torgersen,39.1\n",
@@ -95,3 +104,28 @@ def test_provision_expires_quarantined_rows(s3, trained) -> None:
     rules = s3.get_bucket_lifecycle_configuration(Bucket=BUCKET)["Rules"]
     (rule,) = [r for r in rules if r["Filter"].get("Prefix") == "data/quarantine/"]
     assert rule["Expiration"]["Days"] == 30 and rule["Status"] == "Enabled"
+
+
+def test_kill_9_mid_job_then_a_new_worker_writes_the_same_quarantine_once(
+        s3, sqs, trained, config_file, start_worker) -> None:
+    # worker.max_bad_rows in the config: every job has the budget, events included
+    config_file(queue_settings={"visibility_timeout": 4}, worker={"max_bad_rows": 5})
+    body, rows = dirty(copies=1500, every=150_000)  # ~22 MB: the output goes multipart
+    s3.put_object(Bucket=BUCKET, Key="data/input/dirty.csv", Body=body)
+    first = start_worker()
+    wait_mid_job(first, s3)
+    first.signal(signal.SIGKILL)
+    first.process.wait()
+    assert not exists(s3, "data/output/dirty.csv")
+    assert not exists(s3, "data/quarantine/dirty.csv")
+    second = start_worker()
+    second.wait_for(lambda: exists(s3, "data/output/dirty.csv"), timeout=120)
+    second.wait_for(lambda: queue_depth(sqs) == 0)
+    assert s3.get_object(Bucket=BUCKET, Key="data/quarantine/dirty.csv")["Body"].read() == \
+        HEADER + b"".join(BAD)
+    reasons = s3.get_object(Bucket=BUCKET, Key="data/quarantine/dirty.csv.errors.jsonl")
+    assert [json.loads(line)["row"] for line in reasons["Body"].read().splitlines()] == rows
+    output = s3.get_object(Bucket=BUCKET, Key="data/output/dirty.csv")["Body"].read()
+    assert output.count(b"\n") == 1 + 1500 * len(ROWS)
+    assert len(second.jobs("done")) == 1
+    assert second.stop() == 0

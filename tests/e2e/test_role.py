@@ -54,7 +54,8 @@ def task_role() -> Policy:
 
 def _work_every_kind_of_job(s3, sqs, settings) -> None:
     """Whole CSV and Parquet jobs (monitored), a split job, a data error, a poison message,
-    a redelivered (skipped) job, a job that sets a bad row aside, then the endpoint's model load and one watch pass."""
+    a redelivered (skipped) job, a job that sets a bad row aside, then the endpoint's model
+    load and one watch pass."""
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
