@@ -18,7 +18,7 @@ import zstandard
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from arq_batch.engine.filestream import Source, transform
+from arq_batch.engine.filestream import Source, compressed, transform
 from arq_batch.engine.quarantine import NoGoodRows, Quarantine, Targets, TooManyBadRows
 from arq_batch.formats import detect, recordio
 from arq_batch.formats.record_schema import Record
@@ -36,6 +36,11 @@ BAD_CSV = (  # one of each kind, all 8 fields but the second
 )
 
 
+PACK = {"": bytes, ".gz": gzip.compress, ".zst": zstandard.ZstdCompressor().compress}
+UNPACK = {"": bytes, ".gz": gzip.decompress,
+          ".zst": lambda b: zstandard.ZstdDecompressor().decompressobj().decompress(b)}
+
+
 def score(tmp_path: Path, name: str, body: bytes, scorer, budget: int = 0
           ) -> tuple[Path, Quarantine | None]:
     """Score ``body`` as the local file ``name``; the output and the quarantine used."""
@@ -48,7 +53,8 @@ def score(tmp_path: Path, name: str, body: bytes, scorer, budget: int = 0
         targets = Targets(lambda: files.LocalWriter(f"{out}.quarantine"),
                           lambda: files.LocalWriter(f"{out}.errors.jsonl"), lambda: None,
                           str(source))
-        quarantine = Quarantine(budget, fmt, opener, targets, lambda writer: writer)
+        quarantine = Quarantine(budget, fmt, opener, targets,
+                                partial(compressed, fmt.compression, WorkerSettings()))
     transform(Source(fmt, opener, opener), files.LocalWriter(str(out)), scorer,
               WorkerSettings(batch_rows=50), quarantine=quarantine)
     return out, quarantine
@@ -82,35 +88,36 @@ def test_csv_bad_rows_are_set_aside_byte_for_byte(tmp_path: Path, species_model,
                 for row in x.dropna().to_numpy()]
         bad, head = (b"39.1,18.7,abc,3750\n", b"39.1,18.7\n", b"39.1,inf,181,3750\n"), b""
     body, rows = mixed(good, bad)
-    pack = {"": bytes, ".gz": gzip.compress,
-            ".zst": zstandard.ZstdCompressor().compress}[wrap]
+    pack = PACK[wrap]
     clean, _ = score(tmp_path, f"clean.csv{wrap}", pack(head + b"".join(good)), scorer)
     out, quarantine = score(tmp_path, f"dirty.csv{wrap}", pack(head + b"".join(body)), scorer,
                             budget=len(bad))
     assert quarantine is not None and quarantine.count == len(bad)
     assert out.read_bytes() == clean.read_bytes()
-    assert Path(f"{out}.quarantine").read_bytes() == head + b"".join(bad)
+    assert UNPACK[wrap](Path(f"{out}.quarantine").read_bytes()) == head + b"".join(bad)
     assert [e["row"] for e in errors(out)] == rows
     assert all(e["reason"] for e in errors(out))
 
 
-def test_json_lines_bad_lines_are_set_aside(tmp_path: Path, sex_model) -> None:
+@pytest.mark.parametrize("wrap", ["", ".gz", ".zst"])
+def test_json_lines_bad_lines_are_set_aside(tmp_path: Path, sex_model, wrap: str) -> None:
     _, scorer, x = sex_model
     good = [json.dumps(r).encode() + b"\n" for r in x.head(120).to_dict("records")]
     bad = (b"[1, 2]\n", b"{not json\n", b'{"bill_length_mm": "long"}\n',
            b'{"bill_length_mm": 1e400}\n', b'{"bill_depth_mm": true}\n')
     body, rows = mixed(good, bad, every=20)
-    clean, _ = score(tmp_path, "clean.jsonl", b"".join(good), scorer)
-    out, _ = score(tmp_path, "dirty.jsonl", b"".join(body), scorer, budget=5)
-    assert out.read_bytes() == clean.read_bytes()
-    assert Path(f"{out}.quarantine").read_bytes() == b"".join(bad)
+    clean, _ = score(tmp_path, f"clean.jsonl{wrap}", PACK[wrap](b"".join(good)), scorer)
+    out, _ = score(tmp_path, f"dirty.jsonl{wrap}", PACK[wrap](b"".join(body)), scorer, budget=5)
+    assert UNPACK[wrap](out.read_bytes()) == UNPACK[wrap](clean.read_bytes())
+    assert UNPACK[wrap](Path(f"{out}.quarantine").read_bytes()) == b"".join(bad)
     assert [e["row"] for e in errors(out)] == rows
     assert [e["column"] for e in errors(out)] == [None, None, "bill_length_mm",
                                                    "bill_length_mm", "bill_depth_mm"]
 
 
-def test_recordio_undecodable_records_are_set_aside(tmp_path: Path,
-                                                    numeric_species_model) -> None:
+@pytest.mark.parametrize("wrap", ["", ".gz"])
+def test_recordio_undecodable_records_are_set_aside(tmp_path: Path, numeric_species_model,
+                                                    wrap: str) -> None:
     _, scorer, x, _ = numeric_species_model
 
     def record(values) -> bytes:
@@ -121,10 +128,11 @@ def test_recordio_undecodable_records_are_set_aside(tmp_path: Path,
     good = [record(row) for row in x.dropna().to_numpy()[:100]]
     bad = (recordio.frame(b"\xff\xff not a record"), record([1.0, 2.0]))
     body, rows = mixed(good, bad, every=30)
-    clean, _ = score(tmp_path, "clean.recordio", b"".join(good), scorer)
-    out, _ = score(tmp_path, "dirty.recordio", b"".join(body), scorer, budget=2)
-    assert out.read_bytes() == clean.read_bytes()
-    assert Path(f"{out}.quarantine").read_bytes() == b"".join(bad)
+    clean, _ = score(tmp_path, f"clean.recordio{wrap}", PACK[wrap](b"".join(good)), scorer)
+    out, _ = score(tmp_path, f"dirty.recordio{wrap}", PACK[wrap](b"".join(body)), scorer,
+                   budget=2)
+    assert UNPACK[wrap](out.read_bytes()) == UNPACK[wrap](clean.read_bytes())
+    assert UNPACK[wrap](Path(f"{out}.quarantine").read_bytes()) == b"".join(bad)
     assert [e["row"] for e in errors(out)] == rows
 
 
