@@ -29,7 +29,8 @@ def test_provision_twice_builds_everything_once(s3, sqs, config_file) -> None:
     assert first["changes"] and second["changes"] == []
     assert first["skipped"] == second["skipped"] == []  # the emulator has every feature
     assert [c.split()[0] for c in first["changes"]] == [  # as before stores could lack any
-        "created", "set", "blocked", "added", "added", "created", "created", "set", "sent"]
+        "created", "set", "blocked", "added", "added", "added", "created", "created", "set",
+        "sent"]
     rule = s3.get_bucket_encryption(Bucket=BUCKET)["ServerSideEncryptionConfiguration"]["Rules"][0]
     assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
     block = s3.get_public_access_block(Bucket=BUCKET)["PublicAccessBlockConfiguration"]

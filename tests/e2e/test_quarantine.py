@@ -110,7 +110,7 @@ def test_kill_9_mid_job_then_a_new_worker_writes_the_same_quarantine_once(
         s3, sqs, trained, config_file, start_worker) -> None:
     # worker.max_bad_rows in the config: every job has the budget, events included
     config_file(queue_settings={"visibility_timeout": 4}, worker={"max_bad_rows": 5})
-    body, rows = dirty(copies=1500, every=150_000)  # ~22 MB: the output goes multipart
+    body, rows = dirty(copies=800, every=80_000)  # ~12 MB: the output goes multipart
     s3.put_object(Bucket=BUCKET, Key="data/input/dirty.csv", Body=body)
     first = start_worker()
     wait_mid_job(first, s3)
@@ -126,6 +126,6 @@ def test_kill_9_mid_job_then_a_new_worker_writes_the_same_quarantine_once(
     reasons = s3.get_object(Bucket=BUCKET, Key="data/quarantine/dirty.csv.errors.jsonl")
     assert [json.loads(line)["row"] for line in reasons["Body"].read().splitlines()] == rows
     output = s3.get_object(Bucket=BUCKET, Key="data/output/dirty.csv")["Body"].read()
-    assert output.count(b"\n") == 1 + 1500 * len(ROWS)
+    assert output.count(b"\n") == 1 + 800 * len(ROWS)
     assert len(second.jobs("done")) == 1
     assert second.stop() == 0
