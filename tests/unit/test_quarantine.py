@@ -172,6 +172,17 @@ def test_over_the_budget_nothing_is_written_and_the_error_lists_the_bad_rows(
     assert not list(tmp_path.glob("out-*"))
 
 
+def test_over_the_budget_the_report_lists_bad_rows_found_after_it_ran_out(
+        tmp_path: Path, species_model) -> None:
+    # The budget runs out in the first batches; the job reads on for the report's rows.
+    _, scorer, _ = species_model
+    body, rows = mixed(LINES * 60, BAD_CSV, every=4000)
+    with pytest.raises(TooManyBadRows) as failed:
+        score(tmp_path, "dirty.csv", HEADER + b"".join(body), scorer, budget=1)
+    assert [b.row for b in failed.value.bad] == rows and failed.value.complete
+    assert not list(tmp_path.glob("out-*"))
+
+
 def test_no_budget_fails_the_file_as_before(tmp_path: Path, species_model) -> None:
     _, scorer, _ = species_model
     body, _ = mixed(LINES, BAD_CSV[:1])

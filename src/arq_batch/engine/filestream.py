@@ -82,6 +82,8 @@ def transform(source: Source, target: ObjectWriter, scorer: LinearScorer,
             if cancelled():
                 raise Cancelled("worker is shutting down")
             batch, scored, out = _scored(scorer, shape, batch, rows, quarantine)
+            if quarantine and quarantine.over:
+                continue  # the job fails: only its bad rows are still wanted, for the report
             writer = writer or _open(shape, source, target, batch, out.schema)
             if batch.num_rows:
                 writer.write(out)
@@ -89,7 +91,8 @@ def transform(source: Source, target: ObjectWriter, scorer: LinearScorer,
                     tap.write(scored)
             rows += batch.num_rows
             progress(rows)
-        _numbers(quarantine, 0)
+        if quarantine:
+            quarantine.check(finished=True)
         _close(writer, rows, source, quarantine)
         for finisher in finishers:
             finisher.close()
@@ -122,7 +125,7 @@ def _scored(scorer: LinearScorer, shape: Shape, batch: pa.RecordBatch, rows_befo
 
 def _numbers(quarantine: Quarantine | None, n: int) -> np.ndarray | None:
     """The input's row numbers of a batch's rows (None: consecutive); TooManyBadRows once
-    the rows the reader left out are more than the budget."""
+    the budget is spent and the report's bad rows are known."""
     if quarantine is None:
         return None
     quarantine.check()

@@ -126,10 +126,12 @@ class Quarantine:
         if self._fmt.kind == Kind.PARQUET:
             self._parquet.append(batch.filter(pa.array(mask)))
 
-    def check(self) -> None:
-        """TooManyBadRows once the budget is spent."""
-        if self.over:
-            raise TooManyBadRows(self.budget, self.bad, complete=False)
+    def check(self, finished: bool = False) -> None:
+        """TooManyBadRows once the budget is spent and the report's rows are known: the
+        first ``MAX_LISTED`` bad rows, or every one when the input is ``finished``. Until
+        then the job reads on for them, writing nothing more (``filestream``)."""
+        if self.over and (finished or len(self.bad) >= MAX_LISTED):
+            raise TooManyBadRows(self.budget, self.bad, complete=finished)
 
     def close(self) -> None:
         """Write and commit the quarantine file and its errors (nothing if no row is bad)."""
