@@ -22,6 +22,7 @@ from arq_batch.engine.filestream import Source, compressed, transform
 from arq_batch.engine.quarantine import NoGoodRows, Quarantine, Targets, TooManyBadRows
 from arq_batch.formats import detect, recordio
 from arq_batch.formats.record_schema import Record
+from arq_batch.kernel.errors import DataError
 from arq_batch.kernel.settings import WorkerSettings
 from arq_batch.stores import local as files
 
@@ -435,3 +436,22 @@ def test_the_endpoint_answers_400_naming_a_non_finite_feature(numeric_species_mo
         invocations(body, media, "application/json", scorer, card.feature_names)
     assert refused.value.status == 400 and "flipper_length_mm" in str(refused.value)
     assert "not a finite number" in str(refused.value)
+
+
+@pytest.mark.parametrize("where", [300, 15_000])  # in the first block, and far past it
+def test_a_row_longer_than_a_row_may_be_is_a_bad_row_within_the_budget(
+        tmp_path: Path, species_model, where: int) -> None:
+    # pyarrow stops at a row longer than its block; the file is read again without it.
+    _, scorer, _ = species_model
+    long = b'Adelie,Torgersen,"' + b"x" * 600_000 + b'",18.7,181,3750,male,2007\n'
+    bad = (BAD_CSV[1], long, BAD_CSV[0])
+    body, rows = mixed(LINES * 60, bad, every=where)
+    clean, _ = score(tmp_path, "clean.csv", HEADER + b"".join(LINES * 60), scorer)
+    out, _ = score(tmp_path, "dirty.csv", HEADER + b"".join(body), scorer, budget=3)
+    assert out.read_bytes() == clean.read_bytes()
+    assert [e["row"] for e in errors(out)] == rows
+    assert "longer than" in errors(out)[1]["reason"]
+    assert Path(f"{out}.quarantine").read_bytes() == HEADER + b"".join(bad)
+    only_long, _ = mixed(LINES * 60, (long,), every=where)
+    with pytest.raises(DataError, match="longer than"):  # without a budget: fatal, as before
+        score(tmp_path, "again.csv", HEADER + b"".join(only_long), scorer)

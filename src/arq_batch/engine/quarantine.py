@@ -10,6 +10,7 @@ fail the job as a data error whose report lists the first ``MAX_LISTED``.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -98,8 +99,12 @@ class Quarantine:
         return len(self.bad) > self.budget
 
     def on_bad(self, row: BadRow) -> None:
-        """A reader left a row out (``formats.read_batches``' ``on_bad``)."""
-        self._skipped.append(row.row)
+        """A reader left a row out (``formats.read_batches``' ``on_bad``). A reader that
+        reads the input again may name a row twice, and out of order (``formats.csv``)."""
+        at = bisect.bisect_left(self._skipped, row.row)
+        if at < len(self._skipped) and self._skipped[at] == row.row:
+            return
+        self._skipped.insert(at, row.row)
         self.bad.append(row)
 
     def row_numbers(self, n: int) -> np.ndarray:

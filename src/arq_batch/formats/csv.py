@@ -36,28 +36,46 @@ def read(open_source: Callable[[], Any], on_bad: OnBad | None = None
 
     A first row of numbers only is data, not a header (SageMaker's CSV has none): its
     columns are named ``_0``, ``_1``... and the batches carry ``HEADERLESS``. With
-    ``on_bad``, a line with the wrong number of fields is reported and left out.
+    ``on_bad``, a line with the wrong number of fields, or longer than a row may be, is
+    reported and left out.
 
     pyarrow's threaded reader cannot say which line was wrong (its row number is unknown
     while blocks are parsed ahead), and its serial reader is slower, so a file is read
     threaded until its first wrong line; then it is read again serially from the start,
-    its rows already yielded skipped. A clean file never pays for the budget."""
-    done = 0
-    renumber = _Renumber()
-    try:
-        for batch in _read(open_source(), renumber if on_bad else None):
-            done += batch.num_rows
-            yield batch
-        return
-    except pa.ArrowInvalid:
-        if not renumber.needed:
-            raise
+    its rows already yielded skipped (and once more, through ``csv_long``, at a row too
+    long for pyarrow). A clean file never pays for the budget."""
+    yielded, mode, block = 0, "threaded", 0
+    while True:
+        renumber, skip = _Renumber(), yielded  # rows an earlier attempt yielded already
+        try:
+            for batch in _attempt(mode, open_source, on_bad, renumber, block):
+                drop = min(skip, batch.num_rows)
+                skip -= drop
+                if drop < batch.num_rows:
+                    yielded += batch.num_rows - drop
+                    yield batch.slice(drop)
+            return
+        except pa.ArrowInvalid:
+            if not renumber.needed:
+                raise
+            mode = "serial"
+        except RowTooLong as exc:
+            if on_bad is None or mode == "careful":
+                raise
+            mode, block = "careful", exc.block
+
+
+def _attempt(mode: str, open_source: Callable[[], Any], on_bad: OnBad | None,
+             renumber: _Renumber, block: int) -> Iterator[pa.RecordBatch]:
+    if mode == "threaded":
+        return _read(open_source(), renumber if on_bad else None)
     assert on_bad is not None
-    for batch in _read(open_source(), _Numbered(on_bad), threads=False):
-        skip = min(done, batch.num_rows)
-        done -= skip
-        if skip < batch.num_rows:
-            yield batch.slice(skip)
+    if mode == "serial":
+        return _read(open_source(), _Numbered(on_bad), threads=False)
+    from arq_batch.formats.csv_long import WithoutLongRows
+
+    source = WithoutLongRows(open_source(), on_bad, block)
+    return _read(source, _Numbered(on_bad, source.true_row), threads=False, block=block)
 
 
 class _Renumber:
@@ -70,20 +88,32 @@ class _Renumber:
         return "error"
 
 
-class _Numbered:
-    """The serial reader's handler: report the wrong line, skip it."""
+class RowTooLong(DataError):
+    """A row longer than the reader's block: pyarrow stops there."""
 
-    def __init__(self, on_bad: OnBad) -> None:
-        self._on_bad, self.data_offset = on_bad, 2  # pyarrow counts the header as row 1
+    def __init__(self, block: int) -> None:
+        self.block = block
+        super().__init__(f"a row is longer than {block:,} bytes, the most a row of this file "
+                         f"may hold (four times its first rows, at most {MAX_BLOCK_BYTES:,})")
+
+
+class _Numbered:
+    """The serial reader's handler: report the wrong line, skip it. ``true_row`` maps a
+    row of what pyarrow reads to the input's (the careful read leaves long rows out)."""
+
+    def __init__(self, on_bad: OnBad, true_row: Callable[[int], int] = lambda row: row) -> None:
+        self._on_bad, self._true = on_bad, true_row
+        self.data_offset = 2  # pyarrow counts the header as row 1
 
     def __call__(self, row: Any) -> str:
-        self._on_bad(BadRow(row.number - self.data_offset, None, shown(row.text),
+        self._on_bad(BadRow(self._true(row.number - self.data_offset), None, shown(row.text),
                             f"has {row.actual_columns} fields; the header has "
                             f"{row.expected_columns}"))
         return "skip"
 
 
-def _read(source: Any, handler: Any, threads: bool = True) -> Iterator[pa.RecordBatch]:
+def _read(source: Any, handler: Any, threads: bool = True, block: int = 0
+          ) -> Iterator[pa.RecordBatch]:
     head, stream = _split_head(source)
     names = next(csv.reader([head[0].decode("utf-8-sig")]), [])
     headerless = _all_numbers(names)
@@ -91,7 +121,7 @@ def _read(source: Any, handler: Any, threads: bool = True) -> Iterator[pa.Record
         names = [f"_{i}" for i in range(len(names))]
         if isinstance(handler, _Numbered):
             handler.data_offset = 1
-    block = min(MAX_BLOCK_BYTES, max(BLOCK_BYTES, 4 * max(len(line) for line in head)))
+    block = block or min(MAX_BLOCK_BYTES, max(BLOCK_BYTES, 4 * max(len(line) for line in head)))
     # Every column is read as text: passthrough values come back out exactly as they went
     # in ("007" stays "007"), and the scorer parses model features itself.
     # Quoted values may hold line breaks. pyarrow's default assumes they do not and cuts
@@ -108,9 +138,7 @@ def _read(source: Any, handler: Any, threads: bool = True) -> Iterator[pa.Record
     except pa.ArrowInvalid as exc:
         if "straddl" not in str(exc):
             raise
-        raise DataError(f"a row is longer than {block:,} bytes, the most a row of this file "
-                        f"may hold (four times its first rows, at most "
-                        f"{MAX_BLOCK_BYTES:,})") from None
+        raise RowTooLong(block) from None
 
 
 def first_row_is_data(line: str) -> bool:
