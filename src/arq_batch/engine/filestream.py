@@ -70,10 +70,9 @@ def transform(source: Source, target: ObjectWriter, scorer: LinearScorer,
     input's format and every column); a ``quarantine`` sets bad rows aside within its
     budget instead of failing the file."""
     shape = _checked(shape, source.fmt, scorer)
-    writer, rows = None, 0
-    target = compressed(shape.target.compression, options, target)
+    target, writer, rows = compressed(shape.target.compression, options, target), None, 0
     wanted = _wanted(scorer, shape, taps)
-    # Committed in this order just before the output, and all removed if anything fails.
+    # Committed in this order just before the output; all removed if anything fails.
     finishers: list[Tap | Quarantine] = [*taps, *([quarantine] if quarantine else [])]
     try:
         for batch in read_batches(shape.source, source.open_stream, source.open_seekable,
@@ -83,7 +82,7 @@ def transform(source: Source, target: ObjectWriter, scorer: LinearScorer,
                 raise Cancelled("worker is shutting down")
             batch, scored, out = _scored(scorer, shape, batch, rows, quarantine)
             if quarantine and quarantine.over:
-                continue  # the job fails: only its bad rows are still wanted, for the report
+                continue  # the job will fail: only its bad rows are wanted, for the report
             writer = writer or _open(shape, source, target, batch, out.schema)
             if batch.num_rows:
                 writer.write(out)
@@ -91,8 +90,6 @@ def transform(source: Source, target: ObjectWriter, scorer: LinearScorer,
                     tap.write(scored)
             rows += batch.num_rows
             progress(rows)
-        if quarantine:
-            quarantine.check(finished=True)
         _close(writer, rows, source, quarantine)
         for finisher in finishers:
             finisher.close()
@@ -140,6 +137,8 @@ def _open(shape: Shape, source: Source, target: ObjectWriter, batch: pa.RecordBa
 
 def _close(writer: BatchWriter | None, rows: int, source: Source,
            quarantine: Quarantine | None) -> None:
+    if quarantine:
+        quarantine.check(finished=True)
     if (writer is None or rows == 0) and source.part is None:
         if quarantine and quarantine.count:
             raise NoGoodRows(quarantine.budget, quarantine.bad)
