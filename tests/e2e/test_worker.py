@@ -228,7 +228,7 @@ def test_a_job_longer_than_the_visibility_timeout_is_not_redelivered(
     # 3 s, not 2: the heartbeat beats every second, and a moto server busy with another
     # test's upload once took longer than the 1 s of slack 2 s left.
     config_file(queue_settings={"visibility_timeout": 3})
-    big_job(s3, copies=15000)  # ~5 s of work
+    big_job(s3, copies=6000)  # 2M rows: ~7 s of work, and a 90 MB upload rather than 225
     worker = start_worker("--concurrency", "2")
     # The job's log line follows its output: wait for the line, not the object.
     worker.wait_for(lambda: any(e["input"].endswith("big.csv") for e in worker.jobs()),
