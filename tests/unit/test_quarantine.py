@@ -455,3 +455,49 @@ def test_a_row_longer_than_a_row_may_be_is_a_bad_row_within_the_budget(
     only_long, _ = mixed(LINES * 60, (long,), every=where)
     with pytest.raises(DataError, match="longer than"):  # without a budget: fatal, as before
         score(tmp_path, "again.csv", HEADER + b"".join(only_long), scorer)
+
+
+def test_a_split_parquet_job_sets_aside_bad_values_from_several_parts(
+        bucket, queue, settings, tiny_model, species_fit) -> None:
+    _, _, x = species_fit
+    table = pa.Table.from_pandas(x.head(300), preserve_index=False)
+    lengths = table.column("bill_length_mm").to_pylist()
+    rows = [10, 150, 290]
+    for row in rows:
+        lengths[row] = float("inf")
+    dirty = table.set_column(table.schema.get_field_index("bill_length_mm"), "bill_length_mm",
+                             pa.array(lengths))
+    sink = io.BytesIO()
+    pq.write_table(dirty, sink, row_group_size=50)  # six row groups: parts of ~2 each
+    bucket.put_bytes(uri("staging/dirty.parquet"), sink.getvalue())
+    for name, split in (("whole", 0), ("split", 3_000)):
+        queue.send(json.dumps({"input": "s3://arq-batch-s3/staging/dirty.parquet",
+                               "job_id": name, "output": f"s3://arq-batch-s3/{name}/o.parquet",
+                               "split_bytes": split, "max_bad_rows": 3}))
+    work(bucket, queue, settings)
+    whole = pq.read_table(io.BytesIO(bucket.get_bytes(uri("whole/o.parquet"))))
+    assert pq.read_table(io.BytesIO(bucket.get_bytes(uri("split/o.parquet")))).equals(whole)
+    assert len([r for r in records(bucket) if r["outcome"] == "part"]) > 1
+    set_aside = pq.read_table(io.BytesIO(bucket.get_bytes(uri("data/quarantine/staging/"
+                                                              "dirty.parquet"))))
+    assert set_aside.equals(dirty.take(rows))
+    lines = bucket.get_bytes(uri("data/quarantine/staging/dirty.parquet.errors.jsonl"))
+    assert [json.loads(line)["row"] for line in lines.splitlines()] == rows
+    expected = [i for i in range(300) if i not in rows]
+    assert predictions_rows(bucket, "split") == predictions_rows(bucket, "whole") == expected
+
+
+def test_two_inputs_never_share_a_quarantine_key(bucket, queue, settings, tiny_model) -> None:
+    # data/input/a.csv and a.csv have the same relative path, so the same quarantine key.
+    body, _ = mixed(LINES, BAD_CSV[:1])
+    for key in ("data/input/a.csv", "a.csv"):
+        bucket.put_bytes(uri(key), HEADER + b"".join(body))
+        queue.send(json.dumps({"input": f"s3://arq-batch-s3/{key}", "max_bad_rows": 1,
+                               "output": f"s3://arq-batch-s3/out/{key.replace('/', '-')}"}))
+    work(bucket, queue, settings)
+    outcomes = {r["input"]: r["outcome"] for r in records(bucket)}
+    assert outcomes == {"s3://arq-batch-s3/data/input/a.csv": "done",
+                        "s3://arq-batch-s3/a.csv": "dead"}
+    report = json.loads(bucket.get_bytes(uri("data/errors/a.csv.json")))
+    assert report["error"] == "output_not_allowed" and "another input" in report["detail"]
+    assert not list(bucket.list_keys(uri("out/a.csv")))  # its output was never committed

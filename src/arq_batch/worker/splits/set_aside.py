@@ -28,6 +28,7 @@ from arq_batch.kernel.errors import MissingObject
 from arq_batch.kernel.ports import ObjectInfo, ObjectStore
 from arq_batch.kernel.settings import Settings
 from arq_batch.kernel.uris import S3Uri
+from arq_batch.worker.set_aside import check_owner
 
 
 def part_quarantine(store: ObjectStore, settings: Settings, job: Job, keys: SplitKeys,
@@ -78,6 +79,7 @@ def assemble(store: ObjectStore, settings: Settings, plan: Plan, keys: SplitKeys
         raise TooManyBadRows(budget, bad_rows[:MAX_LISTED], complete=True)
     target, errors = layout.quarantine_uris(settings.bucket, settings.prefixes, job.input)
     metadata = job.output_metadata(plan.run_id, plan.input_etag)
+    check_owner(store, target, metadata)  # one input, one key, as for outputs
     _join_rows(store, plan, keys, (target, metadata), sizes, shape.source.kind == Kind.PARQUET)
     body = "".join(b.to_json(str(job.input)) + "\n" for b in bad_rows).encode()
     store.put_bytes(errors, body, metadata)
