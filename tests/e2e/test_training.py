@@ -101,7 +101,8 @@ def assert_report(s3: Any, run_id: str, predictor: str) -> None:
     parsed = _Page()
     parsed.feed(page.decode())
     assert COMMON | SECTIONS[predictor] <= parsed.sections
-    assert len(parsed.images) == len(parsed.sections) - 2  # every section but two tables
+    # every section but the metrics and candidates tables and the promotion verdict
+    assert len(parsed.images) == len(parsed.sections) - 3
     for source in parsed.images:
         assert source.startswith("data:image/png;base64,")
         assert base64.b64decode(source.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"

@@ -15,6 +15,7 @@ LATEST = "latest.json"
 MODEL_FILE = "model.joblib"  # the fitted pipeline, in every run folder
 CARD_FILE = "model.json"  # its card, with the sha256 the artifacts must match
 SCORER_FILE = "scorer.json"  # the compiled arrays workers score with (no pickle)
+TEST_ROWS_FILE = "test_rows.parquet"  # the run's raw test rows: later runs' gate holds them
 # User metadata on every output: a redelivered job with the same model, input version and
 # options skips; an output whose input is another is never overwritten (contract 13).
 RUN_ID_META = "model-run-id"

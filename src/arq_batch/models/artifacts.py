@@ -48,6 +48,12 @@ class ModelCard:
     search: dict[str, Any] = field(default_factory=dict)  # every candidate, and the winner
     # The monitoring baseline's files and their sha256 (runs trained before it: none).
     baseline: dict[str, str] = field(default_factory=dict)
+    # The sha256 of test_rows.parquet, the run's raw test rows and encoded target, which
+    # the promotion gate holds later runs against ("": a run trained before it kept them).
+    test_rows_sha256: str = ""
+    # The promotion gate's verdict on this run when it was trained: promoted, reason and
+    # the run it was held against (a later promote or rollback does not change it).
+    gate: dict[str, Any] = field(default_factory=dict)
 
     @property
     def feature_names(self) -> tuple[str, ...]:

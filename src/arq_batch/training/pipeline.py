@@ -16,7 +16,7 @@ import sklearn
 from arq_batch.engine.scoring import prediction_columns
 from arq_batch.kernel import layout
 from arq_batch.kernel.errors import ModelError
-from arq_batch.kernel.layout import CARD_FILE, MODEL_FILE, SCORER_FILE
+from arq_batch.kernel.layout import CARD_FILE, MODEL_FILE, SCORER_FILE, TEST_ROWS_FILE
 from arq_batch.kernel.monitoring_settings import MonitoringSettings
 from arq_batch.kernel.ports import ObjectStore
 from arq_batch.kernel.settings import Settings
@@ -25,7 +25,7 @@ from arq_batch.models import registry
 from arq_batch.models.artifacts import Model, ModelCard, runtime_versions, sha256
 from arq_batch.models.scorer_file import scorer_from_json, scorer_to_json
 from arq_batch.monitoring import baseline as monitoring
-from arq_batch.training import evaluation, gate, report
+from arq_batch.training import evaluation, gate, held, report
 from arq_batch.training.compiler import compile_pipeline
 from arq_batch.training.fitted import Fitted
 from arq_batch.training.options import SearchOptions
@@ -82,15 +82,20 @@ def train(request: TrainRequest, store: ObjectStore, settings: Settings,
     fitted = solve(request, store, settings, run_id, say)
     card, artifact, scorer_bytes, tested = _artifacts(fitted, request, run_id)
     described = _baseline(fitted, tested, settings.monitoring)
-    card = replace(card, baseline={name: sha256(data) for name, data in described.items()})
-    folder = publish(store, settings, card, artifact, scorer_bytes, described)
+    test_rows = held.to_parquet(fitted.test, fitted.y_test)
+    champion = current()
+    decision = gate.decide(request.promote, fitted, tested, card, champion, fitted.options,
+                           settings.training.promote_tolerance,
+                           held.champion_rows(store, settings, champion) if champion else None)
+    card = replace(card, baseline={name: sha256(data) for name, data in described.items()},
+                   test_rows_sha256=sha256(test_rows), gate=decision.to_card())
+    folder = publish(store, settings, card, artifact, scorer_bytes,
+                     {**described, TEST_ROWS_FILE: test_rows})
     page = report.render(fitted, card, tested)
     store.put_bytes(folder.child(REPORT_FILE), page)
     if request.report_path:
         Path(request.report_path).write_bytes(page)
     say(f"model written to {folder}; report {folder.child(REPORT_FILE)}")
-    decision = gate.decide(request.promote, fitted, tested, card, current(),
-                           fitted.options, settings.training.promote_tolerance)
     if decision.promote:
         registry.promote(store, settings, run_id, by=request.by, action="train",
                          reason=decision.reason)
@@ -102,14 +107,16 @@ def train(request: TrainRequest, store: ObjectStore, settings: Settings,
 
 
 def publish(store: ObjectStore, settings: Settings, card: ModelCard, artifact: bytes,
-            scorer: bytes, baseline: Mapping[str, bytes]) -> S3Uri:
-    """Write the artifacts and the baseline, then model.json (it names them all by hash).
-    latest.json is the promotion gate's to move, never this function's."""
+            scorer: bytes, files: Mapping[str, bytes]) -> S3Uri:
+    """Write the artifacts and the other files (the baseline, the test rows), then
+    model.json (it names them all by hash). latest.json is the promotion gate's to move,
+    never this function's."""
     folder = layout.run_uri(settings.bucket, settings.prefixes, card.run_id)
     store.put_bytes(folder.child(MODEL_FILE), artifact)
     store.put_bytes(folder.child(SCORER_FILE), scorer)
-    for name, data in baseline.items():
-        store.put_bytes(folder.child(name), data, {"content-type": "application/json"})
+    for name, data in files.items():
+        kind = "application/json" if name.endswith(".json") else "application/octet-stream"
+        store.put_bytes(folder.child(name), data, {"content-type": kind})
     store.put_bytes(folder.child(CARD_FILE), card.to_json())
     return folder
 

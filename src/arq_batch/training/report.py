@@ -38,7 +38,7 @@ def render(fitted: Fitted, card: ModelCard, test: Scored) -> bytes:
                   ("precision-recall", "Precision / recall",
                    lambda fig: _pr(fig, test, fitted.classes))]
     plots.append(("coefficients", "Largest coefficients", lambda fig: _coefficients(fig, fitted)))
-    sections = [_metrics(card), _candidates(card)]
+    sections = [_metrics(card), _gate(card), _candidates(card)]
     sections += [Section(sid, head, plot=image(draw)) for sid, head, draw in plots]
     return html_page(f"arq-batch run {card.run_id}: {kind} for {card.target}", sections)
 
@@ -49,6 +49,14 @@ def _metrics(card: ModelCard) -> Section:
     return Section("metrics", "Test metrics",
                    f"{search.get('reason', '')} ({search.get('solver')} solver){threshold}",
                    table=Table([], list(card.metrics.items()), headed=True))
+
+
+def _gate(card: ModelCard) -> Section:
+    verdict = card.gate
+    if not verdict:
+        return Section("gate", "Promotion", "not recorded")
+    said = "promoted" if verdict.get("promoted") else "not promoted"
+    return Section("gate", "Promotion", f"{said}: {verdict.get('reason', '')}")
 
 
 def _candidates(card: ModelCard) -> Section:
