@@ -11,6 +11,7 @@ there is nothing to compare, so ``if-better`` promotes them (the reason says so)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,9 +43,10 @@ class Decision:
 
 def decide(mode: str, fitted: Fitted, tested: Scored, card: ModelCard,
            current: Model | None, options: SearchOptions, tolerance: float,
-           held: HeldRows | None = None) -> Decision:
+           held_rows: Callable[[], HeldRows | None] = lambda: None) -> Decision:
     """Apply ``--promote`` to the new run (``tested``: its test rows, already scored)
-    against the current model (``held``: its own test rows, if it kept them)."""
+    against the current model (``held_rows``: its own test rows, if it kept them; read
+    only when there is something to compare)."""
     if mode == "never":
         return Decision(False, "--promote never")
     if current is None:
@@ -59,6 +61,7 @@ def decide(mode: str, fitted: Fitted, tested: Scored, card: ModelCard,
     old = selection.metric(options, fitted.y_test, current.scorer.decision(fitted.test),
                            current.scorer.threshold)
     ok, reason = _judged(options, new, old, tolerance, f"test {{}} {{:.6g}} is {{}} {run}'s")
+    held = held_rows()
     if held is None:
         return Decision(ok, f"{reason}; {run} kept no test rows to judge on", run, new, old)
     mine = selection.metric(options, held.y, tested.scorer.decision(held.table),

@@ -86,7 +86,8 @@ def train(request: TrainRequest, store: ObjectStore, settings: Settings,
     champion = current()
     decision = gate.decide(request.promote, fitted, tested, card, champion, fitted.options,
                            settings.training.promote_tolerance,
-                           held.champion_rows(store, settings, champion) if champion else None)
+                           lambda: held.champion_rows(store, settings, champion)
+                           if champion else None)
     card = replace(card, baseline={name: sha256(data) for name, data in described.items()},
                    test_rows_sha256=sha256(test_rows), gate=decision.to_card())
     folder = publish(store, settings, card, artifact, scorer_bytes,
