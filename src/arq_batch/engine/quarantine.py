@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import BinaryIO
 
 import numpy as np
@@ -60,15 +60,15 @@ class NoGoodRows(TooManyBadRows):
         return str(self.args[0])
 
 
+@dataclass(frozen=True)
 class Targets:
     """Where a job's quarantine file and its ``.errors.jsonl`` go, how to remove them, and
     the input they come from."""
 
-    def __init__(self, open_rows: Callable[[], ObjectWriter],
-                 open_errors: Callable[[], ObjectWriter], remove: Callable[[], None],
-                 input_uri: str) -> None:
-        self.open_rows, self.open_errors, self.remove = open_rows, open_errors, remove
-        self.input_uri = input_uri
+    open_rows: Callable[[], ObjectWriter]
+    open_errors: Callable[[], ObjectWriter]
+    remove: Callable[[], None]
+    input_uri: str
 
 
 class Quarantine:
@@ -83,7 +83,7 @@ class Quarantine:
         self._header = header
         self._targets, self._compress = targets, compress
         self.bad: list[BadRow] = []
-        self._skipped: list[int] = []  # rows readers left out, in input order
+        self._skipped: list[int] = []  # rows readers left out, sorted
         self._good = 0  # good rows the readers have yielded so far
         self._parquet: list[pa.RecordBatch] = []  # Parquet's bad rows, kept as read
         self._committed = False
