@@ -113,7 +113,7 @@ def run(tmp_path: Path, name: str, body: bytes, scorer, shape=None) -> Path:
     ``shape`` (a ``core.shaping.Shape``) carries job options: formats, filters, join."""
     from arq_batch.engine.filestream import Source, transform
     from arq_batch.formats import detect
-    from arq_batch.kernel.settings import WorkerSettings
+    from arq_batch.kernel.fleet_settings import WorkerSettings
     from arq_batch.stores import local as files
 
     source, target = tmp_path / name, tmp_path / f"out-{name}"

@@ -191,7 +191,7 @@ def test_infinite_values_leave_the_statistics_strict_json() -> None:
 def test_a_fault_of_monitorings_own_never_fails_the_job(species_model, baseline, tmp_path,
                                                         monkeypatch, caplog) -> None:
     from arq_batch.engine.filestream import Source, transform
-    from arq_batch.kernel.settings import WorkerSettings
+    from arq_batch.kernel.fleet_settings import WorkerSettings
     from arq_batch.monitoring import dataset
     from arq_batch.monitoring.tap import MonitorTap
     from arq_batch.stores import local as files
@@ -226,7 +226,7 @@ def test_monitoring_sees_the_inputs_own_columns_in_every_format(
     import zstandard
 
     from arq_batch.engine.filestream import Source, transform
-    from arq_batch.kernel.settings import WorkerSettings
+    from arq_batch.kernel.fleet_settings import WorkerSettings
     from arq_batch.monitoring.tap import MonitorTap
     from arq_batch.stores import local as files
 

@@ -23,7 +23,7 @@ from arq_batch.engine.quarantine import NoGoodRows, Quarantine, Targets, TooMany
 from arq_batch.formats import detect, recordio
 from arq_batch.formats.record_schema import Record
 from arq_batch.kernel.errors import DataError
-from arq_batch.kernel.settings import WorkerSettings
+from arq_batch.kernel.fleet_settings import WorkerSettings
 from arq_batch.stores import local as files
 
 from ..conftest import PENGUINS

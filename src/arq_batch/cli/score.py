@@ -45,9 +45,9 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> Result:
     model = open_model(wiring.model_store(settings, store), args.model)
     monitor = Monitoring(store, settings).score_tap(args.output, model, args.input)
     started = time.monotonic()
-    budget = settings.worker.max_bad_rows if args.max_bad_rows is None else args.max_bad_rows
     scored = score_file(args.input, args.output, model, store, settings, _progress(),
-                        job_options(args), monitor, budget)
+                        job_options(args), monitor,
+                        settings.worker.budget(args.max_bad_rows))
     seconds = time.monotonic() - started
     if sys.stderr.isatty():
         print(file=sys.stderr)  # end the progress line
@@ -93,5 +93,3 @@ def _progress() -> Callable[[int, float | None], None]:
         print(f"\r  {bar}{rows:,} rows scored", end="", file=sys.stderr, flush=True)
 
     return show
-
-

@@ -25,8 +25,8 @@ from arq_batch.formats.compression import CompressingWriter
 from arq_batch.formats.csv import is_headerless
 from arq_batch.formats.jsonl import Wanted
 from arq_batch.kernel.errors import Cancelled, DataError
+from arq_batch.kernel.fleet_settings import WorkerSettings
 from arq_batch.kernel.ports import ObjectWriter
-from arq_batch.kernel.settings import WorkerSettings
 
 
 @dataclass(frozen=True)

@@ -36,11 +36,6 @@ class Job:
     event: bool = False  # from an S3/EventBridge notification, not a message naming it
     max_bad_rows: int | None = None  # the bad-row budget; None: worker.max_bad_rows
 
-    def budget(self, default: int) -> int:
-        """Bad rows the job may set aside: its own ``max_bad_rows``, else ``default``
-        (``worker.max_bad_rows``)."""
-        return default if self.max_bad_rows is None else self.max_bad_rows
-
     def to_dict(self) -> dict[str, Any]:
         """The job message fields (contract 6.1, 11), without the ones left to defaults."""
         body: dict[str, Any] = {"job_id": self.job_id, "input": str(self.input)}

@@ -25,7 +25,8 @@ class WithoutLongRows(io.RawIOBase):
     """The bytes of ``source`` minus its records longer than ``limit``."""
 
     def __init__(self, source: Any, on_bad: OnBad, limit: int) -> None:
-        self._lines = io.BufferedReader(_Raw(source), buffer_size=1 << 20)
+        # ``source`` is a pyarrow stream (``formats.decompressed``): a raw stream already.
+        self._lines = io.BufferedReader(source, buffer_size=1 << 20)
         self._on_bad, self._limit = on_bad, limit
         self._out = bytearray()
         self._row = -1  # the next record's data row (-1: not yet known if it is a header)
@@ -89,17 +90,3 @@ class WithoutLongRows(io.RawIOBase):
             self._out += record
         self._row += 1
 
-
-class _Raw(io.RawIOBase):
-    """Any stream with ``read`` as a raw stream a BufferedReader can wrap."""
-
-    def __init__(self, source: Any) -> None:
-        self._source = source
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        data = bytes(self._source.read(len(buffer)))
-        buffer[: len(data)] = data
-        return len(data)

@@ -1,4 +1,5 @@
-"""Settings of the fleet's own records: compaction, live progress and cost.
+"""Settings of the fleet: how workers run jobs, and their own records (compaction, live
+progress, cost).
 
 ``Settings`` holds one of each; their defaults are in ``config/config.yaml`` too.
 """
@@ -37,3 +38,24 @@ class CostSettings:
     gb_hour_usd: float = 0.004445
     vcpus: float = 1.0
     memory_gb: float = 2.0
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkerSettings:
+    """How the worker runs jobs."""
+
+    concurrency: int = 2
+    grace_seconds: float = 25.0
+    batch_rows: int = 65_536
+    part_size_mb: int = 5
+    gzip_level: int = 1
+    zstd_level: int = 3
+    model_refresh_seconds: float = 10.0
+    heartbeat_file: str = "/tmp/arq-batch-heartbeat"
+    split_bytes: int = 256 * 1024 * 1024  # inputs larger than this are split; 0: never
+    max_bad_rows: int = 0  # a job's bad-row budget unless its message sets one (0: none)
+    quarantine_days: int = 30  # quarantined rows (maybe personal data) expire after this
+
+    def budget(self, given: int | None) -> int:
+        """A job's bad-row budget: its own (``given``), else ``max_bad_rows``."""
+        return self.max_bad_rows if given is None else given

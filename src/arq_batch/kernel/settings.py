@@ -16,7 +16,12 @@ import yaml
 
 from arq_batch.kernel.console_settings import ConsoleSettings
 from arq_batch.kernel.errors import ConfigError
-from arq_batch.kernel.fleet_settings import CompactionSettings, CostSettings, ProgressSettings
+from arq_batch.kernel.fleet_settings import (
+    CompactionSettings,
+    CostSettings,
+    ProgressSettings,
+    WorkerSettings,
+)
 from arq_batch.kernel.monitoring_settings import MonitoringSettings
 from arq_batch.kernel.settings_rules import validate
 
@@ -74,23 +79,6 @@ class QueueSettings:
     retention_seconds: int = 1_209_600
     backoff_base_seconds: int = 10
     backoff_max_seconds: int = 900
-
-
-@dataclasses.dataclass(frozen=True)
-class WorkerSettings:
-    """How the worker runs jobs."""
-
-    concurrency: int = 2
-    grace_seconds: float = 25.0
-    batch_rows: int = 65_536
-    part_size_mb: int = 5
-    gzip_level: int = 1
-    zstd_level: int = 3
-    model_refresh_seconds: float = 10.0
-    heartbeat_file: str = "/tmp/arq-batch-heartbeat"
-    split_bytes: int = 256 * 1024 * 1024  # inputs larger than this are split; 0: never
-    max_bad_rows: int = 0  # a job's bad-row budget unless its message sets one (0: none)
-    quarantine_days: int = 30  # quarantined rows (maybe personal data) expire after this
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,7 +146,7 @@ class Settings:
     prefixes: Prefixes = Prefixes()
     encryption: Encryption = Encryption()
     queue_settings: QueueSettings = QueueSettings()
-    worker: WorkerSettings = WorkerSettings()
+    worker: WorkerSettings = dataclasses.field(default_factory=WorkerSettings)
     serve: ServeSettings = ServeSettings()
     predictions: PredictionsSettings = PredictionsSettings()
     metrics: MetricsSettings = MetricsSettings()

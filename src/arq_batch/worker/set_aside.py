@@ -22,7 +22,7 @@ def job_quarantine(store: ObjectStore, settings: Settings, job: Job, shape: Shap
                    info: ObjectInfo, metadata: dict[str, str]) -> Quarantine | None:
     """The job's bad-row budget and where its bad rows go (None: all or nothing). The
     quarantine objects carry the output's metadata, so they name their input too."""
-    budget = job.budget(settings.worker.max_bad_rows)
+    budget = settings.worker.budget(job.max_bad_rows)
     if not budget:
         return None
     rows, errors = layout.quarantine_uris(settings.bucket, settings.prefixes, job.input)

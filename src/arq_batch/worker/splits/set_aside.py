@@ -34,7 +34,7 @@ from arq_batch.worker.set_aside import check_owner
 def part_quarantine(store: ObjectStore, settings: Settings, job: Job, keys: SplitKeys,
                     shape: Shape, reopen: Callable[[], BinaryIO]) -> Quarantine | None:
     """The part's quarantine, with the whole job's budget (None: all or nothing)."""
-    budget = job.budget(settings.worker.max_bad_rows)
+    budget = settings.worker.budget(job.max_bad_rows)
     if not budget:
         return None
     assert job.part is not None
@@ -74,7 +74,7 @@ def assemble(store: ObjectStore, settings: Settings, plan: Plan, keys: SplitKeys
                 for first, bad in zip(first_rows, per_part, strict=True) for b in bad]
     if not bad_rows:
         return SetAside(0, tuple(first_rows))
-    budget = job.budget(settings.worker.max_bad_rows)
+    budget = settings.worker.budget(job.max_bad_rows)
     if len(bad_rows) > budget:
         raise TooManyBadRows(budget, bad_rows[:MAX_LISTED], complete=True)
     target, errors = layout.quarantine_uris(settings.bucket, settings.prefixes, job.input)
