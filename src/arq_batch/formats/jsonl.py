@@ -24,6 +24,7 @@ from arq_batch.formats.bad_rows import BadRow, OnBad, shown
 from arq_batch.formats.jsonl_lines import (
     NotObject,
     all_objects,
+    line_blocks,
     require_objects,
     sorted_out,
     split_lines,
@@ -35,7 +36,6 @@ RAW = INTERNAL + "line"  # the raw line travels beside the parsed columns to the
 BLOCK_BYTES = 8 * 1024 * 1024
 PARSE_BYTES = 1024 * 1024
 _JSON_TYPES = {bool: pa.bool_(), int: pa.int64(), float: pa.float64(), str: pa.string()}
-_BOM = b"\xef\xbb\xbf"
 _PREDICTIONS = ("predicted_label", "score")
 
 
@@ -61,7 +61,7 @@ def read(source: Any, wanted: Wanted, on_bad: OnBad | None = None
     rows, types = 0, None
     with ThreadPoolExecutor(1, thread_name_prefix="jsonl") as parser:
         pending: Future[_Block] | None = None
-        for block in _blocks(source):
+        for block in line_blocks(source, BLOCK_BYTES):
             if types is None:
                 types = _probe_types(_first_line(block), wanted)
             upcoming = parser.submit(_prepare, block, types, on_bad is not None)
@@ -87,7 +87,7 @@ def _prepare(block: bytes, types: dict[str, pa.DataType], lenient: bool) -> _Blo
     if not count:
         return _Block(lines, pa.table({}), 0)
     if not lenient:
-        require_objects(lines, 0)
+        require_objects(lines)
     elif not all_objects(lines):
         return _lenient(lines, types, count)
     try:
@@ -135,25 +135,6 @@ def _first_line(block: bytes) -> str:
             return block[start:end].decode("utf-8", errors="replace")
         start = end + 1
     return "{}"
-
-
-def _blocks(source: Any) -> Iterator[bytes]:
-    """Blocks of about BLOCK_BYTES ending at a line break (a longer line makes a longer block)."""
-    rest, first = b"", True
-    while True:
-        chunk = bytes(source.read(BLOCK_BYTES))
-        if first and chunk.startswith(_BOM):
-            chunk = chunk[len(_BOM):]
-        first = False
-        if not chunk:
-            if rest:
-                yield rest
-            return
-        data = rest + chunk
-        cut = data.rfind(b"\n") + 1
-        rest = data[cut:]
-        if cut:
-            yield data[:cut]
 
 
 def _refuse_prediction_fields(block: bytes, lines: pa.StringArray) -> None:

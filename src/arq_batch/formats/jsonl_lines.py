@@ -1,9 +1,12 @@
-"""JSON Lines as lines: a block cut into its non-blank lines without copying, and which
-of them are JSON objects (the only rows a JSON Lines input may hold)."""
+"""Text as lines: a stream read in blocks of whole lines, a block cut into its non-blank
+lines without copying, and which of them are JSON objects (the only rows a JSON Lines
+input may hold)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -12,6 +15,27 @@ import pyarrow.compute as pc
 from arq_batch.kernel.errors import DataError
 
 _SPACE = np.frombuffer(b" \t\r\n", dtype=np.uint8)
+BOM = b"\xef\xbb\xbf"
+
+
+def line_blocks(source: Any, size: int, drop_bom: bool = True) -> Iterator[bytes]:
+    """Blocks of about ``size`` bytes ending at a line break (a longer line makes a longer
+    block; the last may lack its break), a leading byte order mark dropped unless asked."""
+    rest, first = b"", True
+    while True:
+        chunk = bytes(source.read(size))
+        if first and drop_bom and chunk.startswith(BOM):
+            chunk = chunk[len(BOM):]
+        first = False
+        if not chunk:
+            if rest:
+                yield rest
+            return
+        data = rest + chunk
+        cut = data.rfind(b"\n") + 1
+        rest = data[cut:]
+        if cut:
+            yield data[:cut]
 
 
 def split_lines(block: bytes) -> pa.StringArray:
@@ -50,12 +74,12 @@ def all_objects(lines: pa.StringArray) -> bool:
     return bool(pc.all(pc.match_substring_regex(lines, r"^\s*\{")).as_py())
 
 
-def require_objects(lines: pa.StringArray, rows_before: int) -> None:
+def require_objects(lines: pa.StringArray) -> None:
     if all_objects(lines):
         return
     objects = pc.match_substring_regex(lines, r"^\s*\{")
     first = pc.index(objects, False).as_py()
-    raise NotObject(rows_before + first, lines[first].as_py())
+    raise NotObject(first, lines[first].as_py())
 
 
 def sorted_out(lines: pa.StringArray

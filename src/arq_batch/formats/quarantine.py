@@ -9,6 +9,7 @@ count them: a CSV's empty lines and a JSON Lines file's blank lines are not rows
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -16,6 +17,7 @@ import numpy as np
 
 from arq_batch.formats import FileFormat, Kind, decompressed
 from arq_batch.formats.csv import first_row_is_data
+from arq_batch.formats.jsonl_lines import line_blocks
 
 CHUNK_BYTES = 1024 * 1024
 
@@ -38,32 +40,16 @@ def raw_rows(fmt: FileFormat, stream: Any, rows: Sequence[int]) -> Iterator[tupl
         frames = (recordio.frame(p) for p in recordio.frames(source))
         yield from ((n, f) for n, f in enumerate(frames) if n in chosen)
         return
-    head = bytes(source.read(CHUNK_BYTES))
-    if fmt.kind == Kind.JSONL:
-        head = head.removeprefix(b"\xef\xbb\xbf")  # the reader drops it too
-        yield from _records_at(_blocks(head, source), list(rows), csv=False)
+    blocks = line_blocks(source, CHUNK_BYTES, drop_bom=fmt.kind == Kind.JSONL)
+    if fmt.kind == Kind.JSONL:  # the reader drops a byte order mark too
+        yield from _records_at(blocks, list(rows), csv=False)
         return
+    head = next(blocks, b"")
     first = head.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace")
     shift = 0 if first_row_is_data(first) else 1
     wanted = [0] * shift + [r + shift for r in rows]
-    for number, record in _records_at(_blocks(head, source), wanted, csv=True):
+    for number, record in _records_at(itertools.chain([head], blocks), wanted, csv=True):
         yield (number - shift) if number >= shift else HEADER, record
-
-
-def _blocks(head: bytes, source: Any) -> Iterator[bytes]:
-    """Blocks of whole lines (the last may lack its line break)."""
-    rest = head
-    while True:
-        chunk = bytes(source.read(CHUNK_BYTES))
-        data = rest + chunk
-        if not chunk:
-            if data:
-                yield data
-            return
-        cut = data.rfind(b"\n") + 1
-        rest = data[cut:]
-        if cut:
-            yield data[:cut]
 
 
 def _records_at(blocks: Iterator[bytes], wanted: list[int], csv: bool
