@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 
 from arq_batch.engine import values
 from arq_batch.engine.values import BadValue
+from arq_batch.kernel.errors import DataError
 
 _EXACT = 2.0 ** 53  # integers beyond this lose digits as float64
 _NULLS = pa.array(values.NULL_TOKENS)
@@ -103,7 +104,7 @@ def _bad_booleans(column: pa.Array) -> tuple[np.ndarray, _Reason]:
         values.numbers(column, "", True)
     except values.InvalidValues:
         pass
-    except Exception:  # a type no boolean is spelled in: every value is bad
+    except (DataError, pa.ArrowInvalid):  # a type no boolean is spelled in: all bad
         return _flags(pc.is_valid(column)), _reason(f"is a {column.type}, not a boolean")
     else:
         return np.zeros(len(column), bool), _reason("")
