@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from arq_batch.kernel import layout
@@ -70,9 +70,25 @@ def press(browser: Any, css: str) -> None:
     """Click a button and wait for the page its form leads to."""
     page = browser.find_element(By.TAG_NAME, "html")
     browser.find_element(By.CSS_SELECTOR, css).click()
-    WebDriverWait(browser, 15).until(staleness_of(page))
+    WebDriverWait(browser, 15).until(lambda d: _gone(page))
     WebDriverWait(browser, 10).until(
         lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+def _gone(element: Any) -> bool:
+    """Whether the page ``element`` belonged to has been replaced. Selenium's
+    ``staleness_of`` knows one way chromedriver says so; while a navigation is under way
+    it can also answer "Node with given id does not belong to the document" (a CI run
+    under load saw it)."""
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as exc:
+        if "does not belong to the document" in str(exc):
+            return True
+        raise
+    return False
 
 
 def latest_run(s3: Any) -> str:
